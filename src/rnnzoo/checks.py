@@ -1,0 +1,111 @@
+"""Input checks for the driver: every message names the argument, what was expected and what came."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _shape(t) -> str:
+    return "(" + ", ".join(str(s) for s in t) + ")"
+
+
+def check_input(x, cell, batch_first: bool):
+    """Validate x and return it time-major and batched, with a flag saying it came unbatched."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor or PackedSequence, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
+    feat = cell.feature_shape()
+    batched_rank = 2 + cell.input_dims
+    layout = "(N, L, " if batch_first else "(L, N, "
+    expected = layout + ("H_in)" if cell.input_dims == 1 else "C, H, W)")
+    if x.dim() not in (batched_rank, batched_rank - 1):
+        raise ValueError(f"x must be {batched_rank}-D {expected} or {batched_rank - 1}-D unbatched, "
+                         f"got {x.dim()}-D with shape {_shape(x.shape)}")
+    unbatched = x.dim() == batched_rank - 1
+    if unbatched:
+        x = x.unsqueeze(1)
+    elif batch_first:
+        x = x.transpose(0, 1)
+    if feat is not None and tuple(x.shape[2:2 + len(feat)]) != feat:
+        raise ValueError(f"x must have {_shape(feat)} features per step (input_size), "
+                         f"got shape {_shape(x.shape[2:])}")
+    if x.shape[0] == 0:
+        raise ValueError("x has zero time steps (L = 0); every sequence needs at least one step")
+    if x.shape[1] == 0:
+        raise ValueError("x has an empty batch (N = 0)")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains NaN or inf")
+    return x, unbatched
+
+
+def check_lengths(lengths, N: int, L: int, device):
+    """lengths as an int64 tensor of shape (N,) on x's device, each in [1, L]; None stays None."""
+    if lengths is None:
+        return None
+    if not isinstance(lengths, torch.Tensor):
+        try:
+            lengths = torch.as_tensor(lengths)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"lengths must be a tensor or a list of ints, got {type(lengths).__name__}")
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
+    if tuple(lengths.shape) != (N,):
+        raise ValueError(f"lengths must have shape ({N},), one per sequence, got {_shape(lengths.shape)}")
+    lo, hi = int(lengths.min()), int(lengths.max())
+    if lo < 1:
+        raise ValueError(f"lengths must be >= 1 (empty sequences cannot be run), got a length of {lo}")
+    if hi > L:
+        raise ValueError(f"lengths must be <= L = {L} (the padded length of x), got a length of {hi}")
+    return lengths.to(device=device, dtype=torch.long)
+
+
+def check_step_inputs(step_inputs: dict, x, batch_first: bool, unbatched: bool) -> dict:
+    """Extra per-step tensors, laid out like x's first two dims: returned time-major (L, N, ...)."""
+    out = {}
+    L, N = x.shape[:2]
+    for name, v in step_inputs.items():
+        if v is None:
+            continue
+        if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {type(v).__name__}")
+        if unbatched:
+            v = v.unsqueeze(1)
+        elif batch_first:
+            v = v.transpose(0, 1)
+        if tuple(v.shape[:2]) != (L, N):
+            want = "(L,)" if unbatched else ("(N, L, ...)" if batch_first else "(L, N, ...)")
+            raise ValueError(f"{name} must be laid out like x, {want} with L={L}, N={N}, "
+                             f"got shape {_shape(v.shape if not unbatched else v.shape[::2])}")
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError(f"{name} contains NaN or inf")
+        out[name] = v.to(x.dtype)
+    return out
+
+
+def check_state(state, layer, x, unbatched: bool):
+    """User-given state -> tuple of tensors (num_layers * D, N, ...), one per state element."""
+    cell = layer.cells[0]
+    names = cell.state_names
+    if isinstance(state, torch.Tensor):
+        state = (state,)
+    if not isinstance(state, (tuple, list)) or not all(isinstance(s, torch.Tensor) for s in state):
+        raise TypeError(f"state must be a tensor or a tuple of tensors {names}, got {type(state).__name__}")
+    if len(state) != len(names):
+        raise ValueError(f"state must have {len(names)} element(s) {names} for {type(cell).__name__}, "
+                         f"got {len(state)}")
+    out = []
+    for j, (name, s) in enumerate(zip(names, state)):
+        if unbatched:
+            s = s.unsqueeze(1)
+        want = (len(layer.cells), x.shape[1], *layer.cells[0].state_shapes(x)[j])
+        # layers after the first may have other input sizes but always the same state shapes
+        if tuple(s.shape) != want:
+            raise ValueError(f"state {name} must have shape (num_layers * D, N, ...) = {_shape(want)}, "
+                             f"got {_shape(s.shape)}")
+        if not s.is_floating_point():
+            raise TypeError(f"state {name} must be floating point, got {s.dtype}")
+        if not bool(torch.isfinite(s).all()):
+            raise ValueError(f"state {name} contains NaN or inf")
+        out.append(s.to(dtype=x.dtype, device=x.device))
+    return tuple(out)

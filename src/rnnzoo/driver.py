@@ -1,0 +1,290 @@
+"""`Recurrent`: the one driver that runs any cell over sequences.
+
+It owns everything that is not the cell's equations: the time loop, masking of right-padded steps,
+PackedSequence in and out, initial and final state in torch's layout, direction, stacking, dropout
+between layers, variational recurrent dropout, bidirectional merge modes and the choice of torch's
+fused kernels. Cells (rnnzoo.cells) compute one step.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from . import fused as fused_kernels
+from . import registry
+from .cells.base import Cell, at
+from .checks import check_input, check_lengths, check_state, check_step_inputs
+
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+class Recurrent(nn.Module):
+    r"""A recurrent layer: any registered cell, stacked and optionally bidirectional.
+
+    Runs `cell` over every step of x. With `num_layers` > 1 each layer reads the previous layer's
+    output; with `bidirectional` a second cell per layer reads the sequence backwards and the two
+    outputs are merged (`merge`). Padded steps (beyond `lengths`) neither change the state nor leak
+    into the output, which is zero there; the final state is the one at each sequence's last real step,
+    so right-padded input gives what torch gives for packed sequences.
+
+    Args:
+        cell: a registry name (see `rnnzoo.available()`) or a `rnnzoo.cells.Cell` subclass.
+        input_size: features of x (H_in).
+        hidden_size: features of the cell state (H).
+        num_layers: stacked layers.
+        bidirectional: add a backward cell per layer.
+        merge: how the two directions combine: "concat" (torch, default), "sum", "mul" or "ave"
+            (Keras' Bidirectional merge_mode).
+        dropout: dropout on each layer's output except the last, as torch's `dropout`.
+        recurrent_dropout: variational dropout on the recurrent input, one mask per sequence (Gal &
+            Ghahramani 2016); active in training mode only.
+        batch_first: x and output are (N, L, ...) instead of (L, N, ...). State is always
+            (num_layers * D, N, ...), as in torch.
+        fused: "auto" runs torch's fused kernel when `fused_eligible()` holds and the generic loop
+            otherwise; True insists on the kernel (an error when it cannot apply); False never uses it.
+        **cell_options: options of the cell, e.g. peephole=True for "lstm" (see the cell's docstring).
+
+    Call: `output, state = layer(x, state=None, lengths=None, **step_inputs)`
+        x: (L, N, H_in), or (N, L, H_in) with batch_first, or (L, H_in) unbatched, or a PackedSequence
+            (then output is packed too). Convolutional cells take (C, H, W) per step instead of H_in.
+        state: the final state of an earlier call, or None for zeros.
+        lengths: (N,) ints in [1, L]: real steps of each right-padded sequence.
+        step_inputs: extra per-step tensors a cell declares in `step_inputs`, laid out like x's first
+            two dimensions (e.g. dt for the continuous-time cell).
+
+    Shapes: N batch, L length, D = 2 if bidirectional else 1, H_out the cell's output size
+        output (L, N, D * H_out), or (L, N, H_out) when merged by sum, mul or ave
+        state: one tensor (num_layers * D, N, H) for single-state cells (elman, gru, jordan); a tuple
+            for several, e.g. (h, c) for lstm: h (num_layers * D, N, H_out), c (num_layers * D, N, H)
+
+    Example:
+        >>> import torch, rnnzoo
+        >>> rnn = rnnzoo.Recurrent("lstm", 10, 20, num_layers=2, bidirectional=True, batch_first=True)
+        >>> y, (h, c) = rnn(torch.randn(3, 5, 10), lengths=torch.tensor([5, 2, 4]))
+        >>> y.shape, h.shape
+        (torch.Size([3, 5, 40]), torch.Size([4, 3, 20]))
+    """
+
+    def __init__(self, cell, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = False, merge: str = "concat", dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, batch_first: bool = False, fused="auto",
+                 **cell_options):
+        super().__init__()
+        cell_cls = self._cell_class(cell)
+        self._check_options(cell_cls, cell_options)
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be an int >= 1, got {num_layers!r}")
+        if merge not in MERGE_MODES:
+            raise ValueError(f"merge must be one of {', '.join(MERGE_MODES)}, got {merge!r}")
+        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+                raise ValueError(f"{name} must be a float in [0, 1), got {p!r}")
+        if fused not in ("auto", True, False):
+            raise ValueError(f"fused must be 'auto', True or False, got {fused!r}")
+        self.cell_name = getattr(cell_cls, "registry_name", cell_cls.__name__)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bidirectional, self.merge, self.batch_first = bool(bidirectional), merge, bool(batch_first)
+        self.dropout, self.recurrent_dropout, self.fused = float(dropout), float(recurrent_dropout), fused
+        self.cell_options = dict(cell_options)
+        self.num_directions = 2 if self.bidirectional else 1
+        cells, layer_input = [], input_size
+        for _ in range(num_layers):
+            for _ in range(self.num_directions):
+                cells.append(cell_cls(layer_input, hidden_size, **cell_options))
+            out = cells[-1].output_size
+            layer_input = out * self.num_directions if merge == "concat" else out
+        self.cells = nn.ModuleList(cells)  # index l * D + d, torch's state order
+        self.output_size = layer_input
+        if fused is True and not self.fused_eligible(training=False):
+            raise ValueError(f"fused=True, but this layer cannot run on torch's fused kernel: "
+                             f"{self.fused_ineligible_reason(training=False)}")
+
+    # --- construction helpers -------------------------------------------------------------------
+    @staticmethod
+    def _cell_class(cell):
+        if isinstance(cell, type) and issubclass(cell, Cell):
+            return cell
+        if isinstance(cell, type):
+            raise TypeError(f"cell must be a registry name or a Cell subclass, got class {cell.__name__}")
+        return registry.get(cell).cell
+
+    @staticmethod
+    def _check_options(cell_cls, options):
+        params = inspect.signature(cell_cls.__init__).parameters
+        known = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
+        for name in options:
+            if name not in known:
+                raise TypeError(f"unknown option {name!r} for cell {cell_cls.__name__}; "
+                                f"its options are: {', '.join(known) or 'none'}")
+
+    # --- fused-kernel eligibility -------------------------------------------------------------
+    def fused_ineligible_reason(self, training: bool | None = None, dtype=None) -> str | None:
+        """Why torch's fused kernel cannot run this layer, or None when it can.
+
+        Conditions: every cell has a fused kernel (`Cell.fused_kind`: lstm without peephole, coupled
+        or layer_norm; gru with reset_after; elman), recurrent dropout is off or the layer is in eval
+        mode, and x is float32 or float64 (or on a GPU).
+        """
+        training = self.training if training is None else training
+        kinds = {cell.fused_kind for cell in self.cells}
+        if None in kinds:
+            return self.cells[0].fused_reason()
+        if self.recurrent_dropout > 0 and training:
+            return "recurrent_dropout is active (training mode); the fused kernels have no such mask"
+        if dtype is not None and dtype not in (torch.float32, torch.float64):
+            return f"the CPU kernels take float32 or float64 input, got {dtype}"
+        return None
+
+    def fused_eligible(self, training: bool | None = None, dtype=None) -> bool:
+        return self.fused_ineligible_reason(training, dtype) is None
+
+    # --- forward ------------------------------------------------------------------------------
+    def forward(self, x, state=None, lengths=None, **step_inputs):
+        cell0 = self.cells[0]
+        unknown = set(step_inputs) - set(cell0.step_inputs)
+        if unknown:
+            raise TypeError(f"unknown keyword argument(s) {sorted(unknown)}; cell {type(cell0).__name__} "
+                            f"takes per-step inputs: {list(cell0.step_inputs) or 'none'}")
+        packed = isinstance(x, PackedSequence)
+        if packed:
+            if lengths is not None:
+                raise ValueError("lengths must be None when x is a PackedSequence (it carries its own)")
+            if step_inputs:
+                raise ValueError(f"per-step inputs {sorted(step_inputs)} need a padded tensor x, "
+                                 "not a PackedSequence")
+            seq, (x, lengths) = x, pad_packed_sequence(x)  # time-major, in the original batch order
+            check_input(x, cell0, batch_first=False)
+            unbatched = False
+        else:
+            x, unbatched = check_input(x, cell0, self.batch_first)  # now time-major and batched
+        L, N = x.shape[:2]
+        lengths = check_lengths(lengths, N, L, x.device)
+        step_inputs = check_step_inputs(step_inputs, x, self.batch_first, unbatched)
+        states = self._split_state(state, x, unbatched)
+
+        reason = None if self.fused is False else self.fused_ineligible_reason(dtype=x.dtype)
+        if self.fused is True and reason:
+            raise ValueError(f"fused=True, but this call cannot use torch's fused kernel: {reason}")
+        if self.fused is not False and reason is None and not step_inputs:
+            source = seq if packed else (x if lengths is None else
+                                         pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False))
+            out, finals = fused_kernels.run(self, source, states)
+            if not packed and lengths is not None:
+                out = pad_packed_sequence(out, total_length=L)[0]
+        else:
+            out, finals = self._run_stack(x, states, lengths, step_inputs)
+            if packed:
+                out = _repack(out, lengths, seq)
+
+        if not packed:
+            if self.batch_first:
+                out = out.transpose(0, 1)
+            if unbatched:
+                out = out.squeeze(1)
+        return out, self._join_state(finals, unbatched)
+
+    def _run_stack(self, x, states, lengths, step_inputs):
+        finals, D = [None] * len(self.cells), self.num_directions
+        for layer in range(self.num_layers):
+            outputs = []
+            for d in range(D):
+                i = layer * D + d
+                extra = step_inputs  # every layer sees the same per-step inputs (e.g. dt)
+                if d == 0:
+                    y, finals[i] = self._run_cell(self.cells[i], x, states[i], lengths, extra)
+                else:
+                    extra = {k: _reverse(v, lengths) for k, v in extra.items()}
+                    y, finals[i] = self._run_cell(self.cells[i], _reverse(x, lengths), states[i], lengths, extra)
+                    y = _reverse(y, lengths)
+                outputs.append(y)
+            x = self._merge(outputs)
+            if layer < self.num_layers - 1 and self.dropout > 0:
+                x = F.dropout(x, self.dropout, self.training)
+        return x, finals
+
+    def _run_cell(self, cell, x, state, lengths, step_inputs):
+        """The time loop for one cell over time-major x (L, N, ...)."""
+        xs = cell.project(x, **step_inputs)
+        rec_mask = None
+        if self.recurrent_dropout > 0 and self.training:
+            keep = 1.0 - self.recurrent_dropout
+            rec_mask = tuple(
+                torch.bernoulli(torch.full_like(s, keep)) / keep if j in cell.recurrent_inputs else None
+                for j, s in enumerate(state))
+        L = x.shape[0]
+        # Steps before the shortest sequence ends need no mask; later ones keep padded rows as they were.
+        full = L if lengths is None else int(lengths.min())
+        valid = None if lengths is None else torch.arange(L, device=x.device)[:, None] < lengths[None, :]
+        ys = []
+        for t in range(L):
+            y, new = cell.step(at(xs, t), state, rec_mask)
+            if t >= full:
+                m = valid[t].view(-1, *([1] * (y.dim() - 1)))
+                new = tuple(torch.where(m, n, s) for n, s in zip(new, state))
+                y = torch.where(m, y, torch.zeros((), dtype=y.dtype, device=y.device))
+            state = new
+            ys.append(y)
+        return torch.stack(ys), state
+
+    def _merge(self, outputs):
+        if len(outputs) == 1:
+            return outputs[0]
+        fwd, bwd = outputs
+        if self.merge == "concat":
+            return torch.cat([fwd, bwd], dim=2)  # the feature dim of time-major (L, N, F, ...)
+        if self.merge == "sum":
+            return fwd + bwd
+        if self.merge == "mul":
+            return fwd * bwd
+        return (fwd + bwd) / 2
+
+    # --- state in torch's layout ----------------------------------------------------------------
+    def _split_state(self, state, x, unbatched):
+        """User state (num_layers * D, N, ...) per element -> one tuple per cell; zeros for None."""
+        if state is None:
+            return [cell.init_state(x) for cell in self.cells]
+        elements = check_state(state, self, x, unbatched)
+        return [tuple(e[i] for e in elements) for i in range(len(self.cells))]
+
+    def _join_state(self, finals, unbatched):
+        elements = tuple(torch.stack([f[j] for f in finals]) for j in range(len(finals[0])))
+        if unbatched:
+            elements = tuple(e.squeeze(1) for e in elements)
+        return elements[0] if len(elements) == 1 else elements
+
+    def extra_repr(self):
+        parts = [repr(self.cell_name), str(self.input_size), str(self.hidden_size)]
+        for name, default in (("num_layers", 1), ("bidirectional", False), ("merge", "concat"),
+                              ("dropout", 0.0), ("recurrent_dropout", 0.0), ("batch_first", False),
+                              ("fused", "auto")):
+            value = getattr(self, name)
+            if value != default:
+                parts.append(f"{name}={value!r}")
+        parts += [f"{k}={v!r}" for k, v in self.cell_options.items()]
+        return ", ".join(parts)
+
+
+def _reverse(x, lengths):
+    """Reverse each sequence of time-major x (L, N, ...) within its length; padding stays put."""
+    if lengths is None:
+        return x.flip(0)
+    L, N = x.shape[:2]
+    t = torch.arange(L, device=x.device)[:, None]
+    index = torch.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # (L, N)
+    index = index.view(L, N, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(0, index)
+
+
+def _repack(out, lengths, like: PackedSequence) -> PackedSequence:
+    """Pack time-major `out` with the same batch order as the PackedSequence `like`."""
+    order = like.sorted_indices
+    if order is None:
+        data = pack_padded_sequence(out, lengths.cpu(), enforce_sorted=True).data
+    else:
+        data = pack_padded_sequence(out[:, order], lengths[order].cpu(), enforce_sorted=True).data
+    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)

@@ -1,0 +1,1 @@
+"""Weight conversions between rnnzoo layers and torch.nn / Keras layers."""

@@ -1,0 +1,65 @@
+"""One list of architectures that the layers, the CLI, the benchmarks and the tests all iterate over.
+
+Adding an architecture is one `register(...)` call next to its cell: from then on it has a name for
+`rnnzoo.Recurrent`, a line in `rnnzoo.available()`, the conformance tests, and a benchmark row.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered recurrent architecture.
+
+    name: registry name, e.g. "lstm"           cell: the Cell class
+    description: one line for `available()`   equation: the step in one line
+    paper: where it comes from                 layer: the named layer class, e.g. "LSTM"
+    variants: option sets that tests and benchmarks run, by label ("default" first)
+    torch_counterpart: "lstm", "gru" or "rnn": the fused torch module of the same sizes to compare to
+    """
+
+    name: str
+    cell: type
+    description: str
+    equation: str
+    paper: str
+    layer: str = ""
+    variants: dict = field(default_factory=lambda: {"default": {}})
+    torch_counterpart: str = "lstm"
+
+    def options(self) -> dict:
+        """The cell's options and their defaults, read from its signature."""
+        params = inspect.signature(self.cell.__init__).parameters.values()
+        return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+_ENTRIES: dict[str, Entry] = {}
+
+
+def register(entry: Entry) -> Entry:
+    if entry.name in _ENTRIES:
+        raise ValueError(f"architecture {entry.name!r} is already registered")
+    _ENTRIES[entry.name] = entry
+    entry.cell.registry_name = entry.name  # lets a layer built from the class report its name
+    return entry
+
+
+def get(name: str) -> Entry:
+    """The entry called `name`; a ValueError listing the known names otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"cell must be a registry name (str) or a Cell class, got {type(name).__name__}")
+    if name not in _ENTRIES:
+        raise ValueError(f"cell: unknown architecture {name!r}; known: {', '.join(sorted(_ENTRIES))}")
+    return _ENTRIES[name]
+
+
+def entries() -> list[Entry]:
+    return list(_ENTRIES.values())
+
+
+def available() -> dict[str, str]:
+    """Registered architecture names, each with a one-line description."""
+    return {e.name: e.description for e in _ENTRIES.values()}
