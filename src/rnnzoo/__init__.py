@@ -6,9 +6,12 @@
 """
 
 from . import cells
-from .driver import Recurrent
-from .layers import GRU, LSTM, Elman, Jordan
+from .cells.elman import Elman
+from .cells.gru import GRU
+from .cells.jordan import Jordan
+from .cells.lstm import LSTM
+from .driver import NamedRecurrent, Recurrent
 from .registry import available
 
 __version__ = "0.1.0"
-__all__ = ["Recurrent", "Elman", "Jordan", "LSTM", "GRU", "available", "cells"]
+__all__ = ["Recurrent", "NamedRecurrent", "Elman", "Jordan", "LSTM", "GRU", "available", "cells"]

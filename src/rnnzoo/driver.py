@@ -269,6 +269,17 @@ class Recurrent(nn.Module):
         return ", ".join(parts)
 
 
+class NamedRecurrent(Recurrent):
+    """Recurrent with the cell fixed by the subclass (`_cell`), taking Recurrent's other arguments."""
+
+    _cell = ""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bidirectional=False, merge="concat",
+                 dropout=0.0, recurrent_dropout=0.0, batch_first=False, fused="auto", **cell_options):
+        super().__init__(self._cell, input_size, hidden_size, num_layers, bidirectional, merge,
+                         dropout, recurrent_dropout, batch_first, fused, **cell_options)
+
+
 def _reverse(x, lengths):
     """Reverse each sequence of time-major x (L, N, ...) within its length; padding stays put."""
     if lengths is None:

@@ -16,9 +16,11 @@ class Entry:
 
     name: registry name, e.g. "lstm"           cell: the Cell class
     description: one line for `available()`   equation: the step in one line
-    paper: where it comes from                 layer: the named layer class, e.g. "LSTM"
+    paper: where it comes from                 layer: the named layer class, e.g. rnnzoo.LSTM
     variants: option sets that tests and benchmarks run, by label ("default" first)
     torch_counterpart: "lstm", "gru" or "rnn": the fused torch module of the same sizes to compare to
+    spatial: per-step spatial size used by tests and benchmarks for convolutional cells, whose x is
+        (L, N, input_size, *spatial); () for vector cells
     """
 
     name: str
@@ -26,9 +28,10 @@ class Entry:
     description: str
     equation: str
     paper: str
-    layer: str = ""
+    layer: type | None = None
     variants: dict = field(default_factory=lambda: {"default": {}})
     torch_counterpart: str = "lstm"
+    spatial: tuple = ()
 
     def options(self) -> dict:
         """The cell's options and their defaults, read from its signature."""

@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..driver import NamedRecurrent
+from ..interop import keras as _keras
+from ..interop import torch as _torch
+from ..registry import Entry, register
 from .base import Cell, dropped, get_activation, init_blocks_
 
 
@@ -62,3 +66,30 @@ class ElmanCell(Cell):
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, activation={self.activation!r}"
+
+
+class Elman(NamedRecurrent):
+    """Elman network: `Recurrent("elman", ...)`, a drop-in replacement for torch.nn.RNN.
+
+    Options: activation ("tanh" or "relu", torch's `nonlinearity`). Equations: `rnnzoo.cells.ElmanCell`.
+    `Elman.from_torch(nn_rnn)` / `layer.to_torch()` convert from and to nn.RNN (batch_first kept);
+    `Elman.from_keras(layer_or_arrays)` takes a Keras SimpleRNN or its (kernel, recurrent_kernel, bias).
+
+    Example:
+        >>> import torch, rnnzoo
+        >>> rnn = rnnzoo.Elman(10, 20, num_layers=2)
+        >>> y, h = rnn(torch.randn(5, 3, 10))
+        >>> y.shape, h.shape
+        (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
+    """
+
+    _cell = "elman"
+    from_torch = classmethod(_torch.from_torch)
+    to_torch = _torch.to_torch
+    from_keras = classmethod(_keras.from_keras)
+
+
+register(Entry(
+    "elman", ElmanCell, "Elman simple recurrent network (tanh or relu)",
+    "h' = act(W x + U h + b)", "Elman 1990, Finding structure in time", layer=Elman,
+    variants={"default": {}, "relu": {"activation": "relu"}}, torch_counterpart="rnn"))

@@ -6,6 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..driver import NamedRecurrent
+from ..interop import keras as _keras
+from ..interop import torch as _torch
+from ..registry import Entry, register
 from .base import Cell, dropped, init_blocks_
 
 
@@ -83,3 +87,30 @@ class GRUCell(Cell):
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, reset_after={self.reset_after}"
+
+
+class GRU(NamedRecurrent):
+    """GRU: `Recurrent("gru", ...)`, a drop-in replacement for torch.nn.GRU.
+
+    Options: reset_after (True as torch and Keras; False as Cho et al. 2014). Equations:
+    `rnnzoo.cells.GRUCell`. `GRU.from_torch(nn_gru)` / `layer.to_torch()` convert from and to nn.GRU;
+    `GRU.from_keras(layer_or_arrays)` takes a Keras GRU or its arrays, either reset_after mode.
+
+    Example:
+        >>> import torch, rnnzoo
+        >>> rnn = rnnzoo.GRU(10, 20, bidirectional=True)
+        >>> y, h = rnn(torch.randn(5, 3, 10))
+        >>> y.shape, h.shape
+        (torch.Size([5, 3, 40]), torch.Size([2, 3, 20]))
+    """
+
+    _cell = "gru"
+    from_torch = classmethod(_torch.from_torch)
+    to_torch = _torch.to_torch
+    from_keras = classmethod(_keras.from_keras)
+
+
+register(Entry(
+    "gru", GRUCell, "Gated recurrent unit (reset gate after or before the recurrent matmul)",
+    "h' = (1 - z) n + z h", "Cho et al. 2014", layer=GRU,
+    variants={"default": {}, "reset_before": {"reset_after": False}}, torch_counterpart="gru"))

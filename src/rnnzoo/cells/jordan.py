@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..driver import NamedRecurrent
+from ..registry import Entry, register
 from .base import Cell, check_size, dropped, get_activation, init_blocks_
 
 
@@ -72,3 +74,25 @@ class JordanCell(Cell):
     def extra_repr(self):
         return (f"{self.input_size}, {self.hidden_size}, output_size={self.output_size}, "
                 f"activation={self.activation!r}, output_activation={self.output_activation!r}")
+
+
+class Jordan(NamedRecurrent):
+    """Jordan network: `Recurrent("jordan", ...)`; the context is the previous output.
+
+    Options: output_size, activation, output_activation. Equations: `rnnzoo.cells.JordanCell`.
+
+    Example:
+        >>> import torch, rnnzoo
+        >>> rnn = rnnzoo.Jordan(10, 20, output_size=4, batch_first=True)
+        >>> y, state = rnn(torch.randn(3, 5, 10))
+        >>> y.shape
+        torch.Size([3, 5, 4])
+    """
+
+    _cell = "jordan"
+
+
+register(Entry(
+    "jordan", JordanCell, "Jordan network: the context is the previous output",
+    "h = act(W x + U y + b); y' = act_y(V h + c)", "Jordan 1986, Serial order", layer=Jordan,
+    variants={"default": {}, "output_size": {"output_size": 3}}, torch_counterpart="rnn"))

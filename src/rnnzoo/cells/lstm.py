@@ -6,6 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..driver import NamedRecurrent
+from ..interop import keras as _keras
+from ..interop import torch as _torch
+from ..registry import Entry, register
 from .base import Cell, check_size, dropped, init_blocks_
 
 
@@ -129,3 +133,34 @@ class LSTMCell(Cell):
         if self.proj_size:
             options.append(f"proj_size={self.proj_size}")
         return ", ".join(options)
+
+
+class LSTM(NamedRecurrent):
+    """LSTM: `Recurrent("lstm", ...)`, a drop-in replacement for torch.nn.LSTM.
+
+    Options: peephole, coupled, layer_norm, proj_size, forget_bias. Equations: `rnnzoo.cells.LSTMCell`.
+    `LSTM.from_torch(nn_lstm)` / `layer.to_torch()` convert from and to nn.LSTM (batch_first kept);
+    `LSTM.from_keras(layer_or_arrays)` takes a Keras LSTM or its (kernel, recurrent_kernel, bias).
+
+    Example:
+        >>> import torch, rnnzoo
+        >>> rnn = rnnzoo.LSTM(10, 20, num_layers=2)
+        >>> y, (h, c) = rnn(torch.randn(5, 3, 10))
+        >>> y.shape, c.shape
+        (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
+    """
+
+    _cell = "lstm"
+    from_torch = classmethod(_torch.from_torch)
+    to_torch = _torch.to_torch
+    from_keras = classmethod(_keras.from_keras)
+
+
+register(Entry(
+    "lstm", LSTMCell, "Long short-term memory (peephole, coupled, layer_norm, proj_size options)",
+    "c' = f c + i g; h' = o tanh(c')", "Hochreiter & Schmidhuber 1997; Gers & Schmidhuber 2000",
+    layer=LSTM,
+    variants={"default": {}, "peephole": {"peephole": True}, "coupled": {"coupled": True},
+              "layer_norm": {"layer_norm": True}, "proj_size": {"proj_size": 2},
+              "peephole+coupled": {"peephole": True, "coupled": True}},
+    torch_counterpart="lstm"))
