@@ -1,0 +1,28 @@
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from rnnzoo import registry  # noqa: E402
+
+# Every registered (architecture, option set): the generic tests run over all of them, so a new
+# architecture gets them by registering.
+CASES = [(e, label, options) for e in registry.entries() for label, options in e.variants.items()]
+CASE_IDS = [f"{e.name}:{label}" for e, label, _ in CASES]
+
+
+def sample_input(entry, L, N, input_size, dtype=torch.float32, generator=None):
+    """Time-major input (L, N, input_size, *spatial) for an entry."""
+    return torch.randn(L, N, input_size, *entry.spatial, dtype=dtype, generator=generator)
+
+
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
