@@ -5,13 +5,24 @@
     >>> y, (h, c) = rnn(torch.randn(3, 5, 10))
 """
 
+__version__ = "0.1.0"
+
 from . import cells
+from .cells.cascaded import SequentialCascaded
+from .cells.conv_lstm import ConvLSTM2d
+from .cells.ctrnn import CTRNN
 from .cells.elman import Elman
+from .cells.fully_recurrent import FullyRecurrent
 from .cells.gru import GRU
 from .cells.jordan import Jordan
 from .cells.lstm import LSTM
+from .cells.rmlp import RecurrentMLP
+from .cells.second_order import SecondOrder
 from .driver import NamedRecurrent, Recurrent
 from .registry import available
 
-__version__ = "0.1.0"
-__all__ = ["Recurrent", "NamedRecurrent", "Elman", "Jordan", "LSTM", "GRU", "available", "cells"]
+__all__ = [
+    "Recurrent", "NamedRecurrent", "available", "cells",
+    "Elman", "Jordan", "LSTM", "GRU", "FullyRecurrent", "SecondOrder", "RecurrentMLP", "CTRNN",
+    "SequentialCascaded", "ConvLSTM2d",
+]

@@ -17,7 +17,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from . import fused as fused_kernels
 from . import registry
-from .cells.base import Cell, at
+from .cells.base import Cell
 from .checks import check_input, check_lengths, check_state, check_step_inputs
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -181,11 +181,10 @@ class Recurrent(nn.Module):
             if packed:
                 out = _repack(out, lengths, seq)
 
-        if not packed:
-            if self.batch_first:
-                out = out.transpose(0, 1)
-            if unbatched:
-                out = out.squeeze(1)
+        if unbatched:
+            out = out.squeeze(1)
+        elif not packed and self.batch_first:
+            out = out.transpose(0, 1)
         return out, self._join_state(finals, unbatched)
 
     def _run_stack(self, x, states, lengths, step_inputs):
@@ -210,6 +209,9 @@ class Recurrent(nn.Module):
     def _run_cell(self, cell, x, state, lengths, step_inputs):
         """The time loop for one cell over time-major x (L, N, ...)."""
         xs = cell.project(x, **step_inputs)
+        # unbind once: indexing xs[t] inside the loop would make backward allocate a full-size
+        # gradient of xs at every step (quadratic in L)
+        xs = list(zip(*(v.unbind(0) for v in xs))) if isinstance(xs, tuple) else xs.unbind(0)
         rec_mask = None
         if self.recurrent_dropout > 0 and self.training:
             keep = 1.0 - self.recurrent_dropout
@@ -222,7 +224,7 @@ class Recurrent(nn.Module):
         valid = None if lengths is None else torch.arange(L, device=x.device)[:, None] < lengths[None, :]
         ys = []
         for t in range(L):
-            y, new = cell.step(at(xs, t), state, rec_mask)
+            y, new = cell.step(xs[t], state, rec_mask)
             if t >= full:
                 m = valid[t].view(-1, *([1] * (y.dim() - 1)))
                 new = tuple(torch.where(m, n, s) for n, s in zip(new, state))

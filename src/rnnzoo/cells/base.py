@@ -11,7 +11,7 @@ The driver calls, for a time-major input x of shape (L, N, *features):
     for t in range(L):
         y, state = cell.step(xs[t], state, rec_mask)
 
-`xs` is a tensor or a tuple of tensors with L as their first dimension; the driver slices each at t.
+`xs` is a tensor or a tuple of tensors with L as their first dimension; the driver takes step t of each.
 `rec_mask` is None, or a tuple aligned with `state` holding a variational recurrent-dropout mask (or
 None) for each state element the cell feeds into its recurrent matmul (see `recurrent_inputs`).
 """
@@ -44,13 +44,6 @@ def check_size(value, argument: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{argument} must be >= {minimum}, got {value}")
     return value
-
-
-def at(xs, t: int):
-    """Step t of the per-step inputs that `project` returned (a tensor or a tuple of tensors)."""
-    if isinstance(xs, tuple):
-        return tuple(v[t] for v in xs)
-    return xs[t]
 
 
 def dropped(state: tuple, rec_mask, i: int = 0) -> torch.Tensor:

@@ -1,0 +1,261 @@
+"""Speed of every registered architecture against torch's fused nn.LSTM, nn.GRU and nn.RNN, on CPU.
+
+For each size (N, L, H_in, H), in float32 and in one process, it measures
+  - the baselines torch.nn.LSTM, nn.GRU and nn.RNN (tanh), time-major input (L, N, H_in);
+  - every (name, variant) of rnnzoo.registry.entries(), as Recurrent(name, H_in, H, **variant);
+    "path" is "fused" when the layer runs torch's kernel (fused_eligible(training=True)), else "loop";
+    a configuration that runs fused gets a second row forced onto the generic loop (layer.fused = False).
+Columns: fwd ms = forward in training mode, autograd on, as in training; train ms = forward + backward
+of output.sum() + the sums of the final state; each the median of --repeats after --warmup.
+xLSTM = time(nn.LSTM) / time(row): 2.00x is twice as fast as nn.LSTM, 0.50x half as fast; xown: the
+same against the entry's torch counterpart (entry.torch_counterpart).
+saved MB = distinct storages one training forward saves for backward (saved_tensors_hooks): the
+activation memory, which grows with N * L; mem xLSTM = saved(row) / saved(nn.LSTM), > 1 is more memory.
+It is not the peak (that adds parameters, gradients and temporaries; torch.profiler's memory events
+give it, but cost seconds and GBs of RAM per loop row).
+Convolutional cells (entry.spatial non-empty) take x (L, N, C_in, *spatial) with (C_in, C) =
+CONV_CHANNELS at the size's N and L; their ratios are against the baselines at the size's (N, L, H_in, H).
+--inference: forward only, eval mode, torch.inference_mode, at (N, L, H_in, H) = (1, 1000, 128, 128).
+
+    python benchmarks/cells.py                          # default sizes, 2 threads (minutes)
+    python benchmarks/cells.py --filter 'lstm:*' --sizes 64,100,128,256 --markdown
+    python benchmarks/cells.py --quick                  # tiny sizes: a smoke test
+    python benchmarks/cells.py --inference --json inference.json
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import fnmatch
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+import rnnzoo
+from rnnzoo import registry
+
+DEFAULT_SIZES = [(64, 100, 128, 256), (32, 500, 32, 64)]
+INFERENCE_SIZES = [(1, 1000, 128, 128)]
+QUICK_SIZES = [(2, 6, 4, 8)]
+CONV_CHANNELS = (4, 16)  # (C_in, C) of convolutional cells, whatever the size's H_in and H
+BASELINES = {"lstm": ("nn.LSTM", nn.LSTM), "gru": ("nn.GRU", nn.GRU), "rnn": ("nn.RNN", nn.RNN)}
+
+
+def parse_size(text: str) -> tuple:
+    parts = tuple(int(p) for p in text.split(",") if p.strip().isdigit())
+    if len(parts) != 4 or min(parts) < 1 or len(text.split(",")) != 4:
+        raise argparse.ArgumentTypeError(f"a size is N,L,H_in,H (four positive ints), got {text!r}")
+    return parts
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def header(args) -> list[str]:
+    mode = "inference (forward, eval mode, torch.inference_mode)" if args.inference else "training"
+    return [f"rnnzoo {rnnzoo.__version__} benchmark, {mode}, CPU float32",
+            f"torch {torch.__version__}, python {platform.python_version()}, threads "
+            f"{torch.get_num_threads()}, CPU {cpu_model()} ({os.cpu_count()} logical cores)",
+            f"date {datetime.datetime.now().isoformat(timespec='seconds')}, median of {args.repeats} "
+            f"after {args.warmup} warmup; convolutional cells: (C_in, C) = {CONV_CHANNELS}, x (L, N, C_in, *spatial)",
+            "xLSTM = time(nn.LSTM) / time(row) (> 1: faster), xown: the same against the entry's torch "
+            "counterpart; saved MB: activations saved for backward (mem xLSTM > 1: more memory)"]
+
+
+def loss_of(out, state) -> torch.Tensor:
+    states = state if isinstance(state, tuple) else (state,)
+    return out.sum() + sum(s.sum() for s in states)
+
+
+def time_fn(fn, repeats: int, warmup: int) -> float:
+    """Median wall time of fn() in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def saved_mb(module, x) -> float:
+    """MB of distinct storages that one training forward saves for backward (activation memory)."""
+    sizes = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        sizes[storage.data_ptr()] = max(sizes.get(storage.data_ptr(), 0), storage.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(x)
+    return sum(sizes.values()) / 2**20
+
+
+def measure(module, x, args) -> dict:
+    """fwd_ms, train_ms and saved_mb (training) or fwd_ms alone (--inference) of module on x."""
+    if args.inference:
+        module.eval()
+        with torch.inference_mode():
+            return {"fwd_ms": time_fn(lambda: module(x), args.repeats, args.warmup)}
+    module.train()
+
+    def train():
+        module.zero_grad(set_to_none=True)
+        loss_of(*module(x)).backward()
+
+    result = {"fwd_ms": time_fn(lambda: module(x), args.repeats, args.warmup)}
+    if not args.forward_only:
+        result["train_ms"] = time_fn(train, args.repeats, args.warmup)
+        if not args.no_memory:
+            result["saved_mb"] = saved_mb(module, x)
+    return result
+
+
+def configurations(size, args):
+    """(name, variant, path, module, x) for every selected registered configuration at `size`."""
+    N, L, H_in, H = size
+    for entry in registry.entries():
+        for variant, options in entry.variants.items():
+            if not (fnmatch.fnmatch(entry.name, args.filter)
+                    or fnmatch.fnmatch(f"{entry.name}:{variant}", args.filter)):
+                continue
+            c_in, hidden = CONV_CHANNELS if entry.spatial else (H_in, H)
+            try:
+                layer = rnnzoo.Recurrent(entry.name, c_in, hidden, **options)
+            except Exception as error:  # a size the cell cannot take: an error row, not a crash
+                yield entry, variant, f"{type(error).__name__}: {error}", None, None
+                continue
+            x = torch.randn(L, N, c_in, *entry.spatial)
+            fused = layer.fused_eligible(training=not args.inference, dtype=x.dtype)
+            yield entry, variant, "fused" if fused else "loop", layer, x
+            if fused:
+                layer.fused = False
+                yield entry, variant, "loop", layer, x
+
+
+def rows_for_size(size, args) -> list[dict]:
+    N, L, H_in, H = size
+    label = f"N={N} L={L} H_in={H_in} H={H}"
+    rows, base = [], {}
+    for kind, (name, cls) in BASELINES.items():
+        module, x = cls(H_in, H), torch.randn(L, N, H_in)
+        base[kind] = measure(module, x, args)
+        rows.append({"size": label, "name": name, "variant": "-", "path": "torch", "x": str(H_in),
+                     "hidden": H, "counterpart": kind, **base[kind]})
+    for entry, variant, path, layer, x in configurations(size, args):
+        row = {"size": label, "name": entry.name, "variant": variant, "path": path if layer else "error",
+               "x": "x".join(str(d) for d in x.shape[2:]) if x is not None else "-",
+               "hidden": layer.hidden_size if layer is not None else "-",
+               "counterpart": entry.torch_counterpart}
+        if layer is None:
+            row["error"] = path
+        else:
+            if sys.stderr.isatty():  # progress: the loop rows at L=500 take a while
+                print(f"\r\033[K{label} {entry.name}:{variant} {path}", end="", file=sys.stderr, flush=True)
+            try:
+                row.update(measure(layer, x, args))
+            except Exception as error:
+                row["path"], row["error"] = "error", f"{type(error).__name__}: {error}"
+        rows.append(row)
+    for row in rows:  # ratios: > 1 means faster (times) or more memory (saved)
+        own = base.get(row["counterpart"], {})
+        for key in ("fwd_ms", "train_ms"):
+            row[key.replace("ms", "x_lstm")] = ratio(base["lstm"].get(key), row.get(key))
+            row[key.replace("ms", "x_own")] = ratio(own.get(key), row.get(key))
+        row["mem_x_lstm"] = ratio(row.get("saved_mb"), base["lstm"].get("saved_mb"))
+    return rows
+
+
+def ratio(a, b):
+    return a / b if a is not None and b is not None and b > 0 else None
+
+
+COLUMNS = [("name", "name", "{}"), ("variant", "variant", "{}"), ("path", "path", "{}"),
+           ("x", "x/step", "{}"), ("hidden", "H", "{}"), ("fwd_ms", "fwd ms", "{:.2f}"),
+           ("fwd_x_lstm", "fwd xLSTM", "{:.2f}x"), ("fwd_x_own", "fwd xown", "{:.2f}x"),
+           ("train_ms", "train ms", "{:.2f}"), ("train_x_lstm", "train xLSTM", "{:.2f}x"),
+           ("train_x_own", "train xown", "{:.2f}x"), ("saved_mb", "saved MB", "{:.2f}"),
+           ("mem_x_lstm", "mem xLSTM", "{:.2f}x")]
+
+
+def format_table(rows, markdown: bool, columns) -> str:
+    cells = [[fmt.format(r[key]) if r.get(key) is not None else "-" for key, _, fmt in columns] for r in rows]
+    titles = [title for _, title, _ in columns]
+    if markdown:
+        lines = [titles, ["---"] * len(titles)] + cells
+        return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+    widths = [max(len(c) for c in col) for col in zip(titles, *cells)]
+    return "\n".join("  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in
+                               enumerate(zip(line, widths))) for line in [titles] + cells)
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", type=parse_size, metavar="N,L,H_in,H",
+                        help="sizes to run (default 64,100,128,256 32,500,32,64; --inference 1,1000,128,128)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5; --quick 2)")
+    parser.add_argument("--warmup", type=int, help="untimed runs first (default 1)")
+    parser.add_argument("--filter", default="*", help="fnmatch pattern on 'name' or 'name:variant'")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (smoke test)")
+    parser.add_argument("--forward-only", action="store_true", help="time the forward pass only")
+    parser.add_argument("--inference", action="store_true",
+                        help="forward only under torch.inference_mode at batch 1, L=1000, H_in=H=128")
+    parser.add_argument("--no-memory", action="store_true", help="skip the saved-for-backward measure")
+    parser.add_argument("--markdown", action="store_true", help="markdown tables")
+    parser.add_argument("--json", metavar="PATH", help="also save the header and rows as JSON")
+    args = parser.parse_args(argv)
+    sizes = args.sizes or (QUICK_SIZES if args.quick else INFERENCE_SIZES if args.inference else DEFAULT_SIZES)
+    args.repeats = args.repeats or (2 if args.quick else 5)
+    args.warmup = 1 if args.warmup is None else args.warmup
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    try:
+        return run(args, sizes)
+    finally:
+        torch.set_num_threads(threads)  # main() may be called from tests
+
+
+def run(args, sizes) -> list[dict]:
+    """Measure every size, print a table per size, save --json; return the rows."""
+    columns = COLUMNS
+    if args.inference or args.forward_only:
+        columns = [c for c in COLUMNS if not c[0].startswith(("train", "saved", "mem"))]
+    elif args.no_memory:
+        columns = [c for c in COLUMNS if not c[0].startswith(("saved", "mem"))]
+    head, rows = header(args), []
+    print("\n".join(head))
+    for size in sizes:
+        size_rows = rows_for_size(size, args)
+        rows += size_rows
+        if sys.stderr.isatty():
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        print(f"\n{'### ' if args.markdown else ''}{size_rows[0]['size']}\n")
+        print(format_table(size_rows, args.markdown, columns), flush=True)
+    for r in rows:
+        if "error" in r:
+            print(f"\nfailed: {r['size']} {r['name']}:{r['variant']}: {r['error']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"header": head, "rows": rows}, f, indent=1, default=str)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

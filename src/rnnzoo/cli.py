@@ -1,0 +1,104 @@
+"""The `rnnzoo` command line (also `python -m rnnzoo`): `rnnzoo models`, `rnnzoo example addition`, ...
+
+Each subcommand is one module in `rnnzoo/commands/`, found by listing that package, so a new
+subcommand is a new file there and no edit here. A command module defines:
+
+    NAME = "train"                        # the subcommand's name
+    HELP = "train a model on a data set"  # one line for `rnnzoo --help`
+    def configure(parser): ...            # add its arguments to its own argparse parser
+    def run(args): ...                    # do the work; return the exit status (None means 0)
+
+A module whose `configure` adds subcommands of its own (`rnnzoo example addition`) may leave out
+`run`: then `rnnzoo NAME` alone prints its help.
+
+`run` reports a bad request by raising `CommandError` (or ValueError) with a one-line message; main
+prints it as "rnnzoo: error: <message>" and exits 1. Bad arguments exit 2 with one such line (no
+usage block), so write argument checks as argparse `type=` functions, e.g. `int_range(1, 64)`.
+
+Example:
+    >>> from rnnzoo.cli import main
+    >>> main(["models", "--names"])  # doctest: +ELLIPSIS
+    elman
+    ...
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+PROG = "rnnzoo"
+
+
+class CommandError(Exception):
+    """A request the command cannot do; main prints 'rnnzoo: error: <message>' and exits 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line on stderr, 'rnnzoo: error: ...', exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+def int_range(low: int, high: int | None = None):
+    """An argparse `type=` accepting an int in [low, high] (high None: no upper bound)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {value}")
+        return value
+    parse.__name__ = "integer"  # argparse names the type in some messages
+    return parse
+
+
+def command_modules() -> list:
+    """The modules of `rnnzoo.commands` (those not starting with "_"), sorted by their NAME."""
+    from . import commands
+    modules = [importlib.import_module(f"{commands.__name__}.{info.name}")
+               for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_")]
+    return sorted(modules, key=lambda m: m.NAME)
+
+
+def show_help(parser):
+    """A `run` for a parser whose subcommand was left out: print its help."""
+    return lambda args: parser.print_help()
+
+
+def build_parser() -> Parser:
+    from . import __version__
+    parser = Parser(prog=PROG, description="rnnzoo: the whole family of recurrent neural networks "
+                    "behind one PyTorch API.", epilog=f"'{PROG} COMMAND --help' describes a command.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.set_defaults(run=show_help(parser))
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in command_modules():
+        doc = (module.__doc__ or module.HELP).strip()
+        cmd = sub.add_parser(module.NAME, help=module.HELP, description=doc,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.set_defaults(run=getattr(module, "run", None) or show_help(cmd))
+        module.configure(cmd)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line on `argv` (default sys.argv[1:]); returns the exit status.
+
+    Usage errors raise SystemExit(2) after one 'rnnzoo: error: ...' line on stderr (argparse's way).
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (CommandError, ValueError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,39 @@
+"""Evaluate a finished run: recompute its validation figure from the saved files alone.
+
+Examples:
+    rnnzoo evaluate runs/addition-gru
+    rnnzoo evaluate runs/addition-gru --bits 32      addition: longer numbers than it trained on
+    rnnzoo evaluate runs/sentiment-lstm --split test sentiment: the official test reviews
+"""
+
+from __future__ import annotations
+
+NAME = "evaluate"
+HELP = "recompute a run's validation metric from its saved model"
+
+
+def configure(parser):
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'rnnzoo train'")
+    parser.add_argument("--data", default=None, help="data to evaluate on (default: the run's own)")
+    parser.add_argument("--bits", type=int, default=None, help="addition: bits per number")
+    parser.add_argument("--split", choices=["val", "test"], default=None,
+                        help="sentiment: the held-out part of train (val) or the official test split")
+
+
+def run(args):
+    from ..train import fit as training
+    from ..train.run import read_config
+    task_name = read_config(args.run_dir)["task"]
+    options = {}
+    if args.bits is not None:
+        if task_name != "addition":
+            raise ValueError("--bits applies to addition runs only")
+        options["bits"] = args.bits
+    if args.split is not None:
+        if task_name != "sentiment":
+            raise ValueError("--split applies to sentiment runs only")
+        options["split"] = args.split
+    metrics = training.evaluate(args.run_dir, args.data, **options)
+    for key, value in metrics.items():
+        print(f"{key}: {value:.6f}" if value is not None else f"{key}: n/a")
+    return 0

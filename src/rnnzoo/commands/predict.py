@@ -1,0 +1,25 @@
+"""Predict with a finished run from its saved files: two numbers for addition, a review's text
+for sentiment.
+
+Examples:
+    rnnzoo predict runs/addition-gru 173 62
+    rnnzoo predict runs/sentiment-lstm "A moving, beautifully shot film."
+"""
+
+from __future__ import annotations
+
+NAME = "predict"
+HELP = "predict from inputs with a trained run (addition: two numbers; sentiment: a review)"
+
+
+def configure(parser):
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'rnnzoo train'")
+    parser.add_argument("inputs", metavar="INPUT", nargs="+", help="the task's input")
+
+
+def run(args):
+    from ..train.fit import load_run
+    task, model, config = load_run(args.run_dir)
+    for line in task.predict(model, config, args.inputs):
+        print(line)
+    return 0

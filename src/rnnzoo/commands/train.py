@@ -1,0 +1,152 @@
+"""Train any registered architecture on a task, with Lightning: progress bar, validation, early
+stopping, gradient clipping, LR schedule, CSV and TensorBoard logs, checkpoints and --resume.
+
+The run directory (--out) gets config.json, model.safetensors (best) and last.safetensors, metrics.csv,
+tensorboard/, plots/*.png and checkpoints/last.ckpt. Cell options follow --model, e.g.
+`--model lstm --peephole`, `--model gru --no-reset-after`, `--model second_order --rank 8`.
+
+Examples:
+    rnnzoo train addition --model gru
+    rnnzoo train charlm --epochs 1 --out runs/alice
+    rnnzoo train sentiment --data ../aclImdb_v1.tar.gz --model lstm --hidden 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from .. import registry
+from ..cli import CommandError, int_range
+
+NAME = "train"
+HELP = "train a model on a task (addition, sentiment, charlm)"
+
+
+def _value(text: str):
+    """A cell option's value from the command line: JSON where it parses (8, 0.5, [16, 8]), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def cell_option_names() -> dict[str, object]:
+    """Every option of every registered cell, with a default that shows its kind."""
+    options: dict[str, object] = {}
+    for entry in registry.entries():
+        for name, default in entry.options().items():
+            options.setdefault(name, default)
+    return options
+
+
+def add_common(parser, task):
+    d = task.defaults
+    g = parser.add_argument_group("model")
+    g.add_argument("--model", default=d["model"], help=f"architecture ({d['model']}); see 'rnnzoo models'")
+    g.add_argument("--hidden", type=int_range(1), default=d["hidden"], help=f"hidden size ({d['hidden']})")
+    g.add_argument("--layers", type=int_range(1), default=d["layers"], help=f"stacked layers ({d['layers']})")
+    g.add_argument("--bidirectional", action="store_true", help="add a backward direction per layer")
+    g.add_argument("--merge", choices=["concat", "sum", "mul", "ave"], default="concat",
+                   help="how bidirectional outputs combine (concat)")
+    g.add_argument("--dropout", type=float, default=d["dropout"], help="dropout between layers")
+    g.add_argument("--recurrent-dropout", type=float, default=d["recurrent_dropout"],
+                   help="variational dropout on the recurrent input")
+    cells = parser.add_argument_group("cell options (those of --model; see 'rnnzoo models NAME')")
+    for name, default in cell_option_names().items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            cells.add_argument(flag, dest=f"cell__{name}", action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS)
+        else:
+            cells.add_argument(flag, dest=f"cell__{name}", type=_value, default=argparse.SUPPRESS,
+                               metavar="VALUE")
+    t = parser.add_argument_group("training")
+    t.add_argument("--epochs", type=int_range(1), default=d["epochs"], help=f"epochs ({d['epochs']})")
+    t.add_argument("--batch-size", type=int_range(1), default=d["batch_size"],
+                   help=f"sequences per batch ({d['batch_size']})")
+    t.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate ({d['lr']})")
+    t.add_argument("--lr-schedule", choices=["plateau", "cosine", "none"], default=d["lr_schedule"],
+                   help="halve on a validation plateau (default), cosine, or none")
+    t.add_argument("--clip", type=float, default=d["clip"],
+                   help=f"clip the gradient norm to this; 0 turns it off ({d['clip']})")
+    t.add_argument("--patience", type=int_range(1), default=d["patience"],
+                   help="early stopping: epochs without improvement")
+    t.add_argument("--max-time", type=int_range(0), default=0, help="stop after N seconds (0: no limit)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    t.add_argument("--devices", type=int_range(1), default=1, help="processes (with --strategy ddp)")
+    t.add_argument("--strategy", default="auto", help="Lightning strategy: auto, ddp, ddp_spawn")
+    io = parser.add_argument_group("data and output")
+    io.add_argument("--data", default=None, help=task.data_help)
+    io.add_argument("--out", default=None, help="run directory (default runs/TASK-MODEL)")
+    io.add_argument("--config", default=None,
+                    help="JSON file of option values (names as the flags, with _); flags override it")
+    io.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+
+
+def configure(parser):
+    from ..train.tasks import TASKS
+    sub = parser.add_subparsers(title="tasks", metavar="TASK", dest="task")
+    for task in TASKS.values():
+        p = sub.add_parser(task.name, help=task.description, description=task.description)
+        add_common(p, task)
+        task.add_arguments(p.add_argument_group(f"{task.name} options"))
+        p.set_defaults(run=run, parser=p)
+
+
+def apply_config_file(args):
+    """Values from --config for every option not given on the command line."""
+    if not args.config:
+        return args
+    path = Path(args.config)
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CommandError(f"--config {path} does not exist") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CommandError(f"--config {path} is not valid JSON: {e}") from None
+    if not isinstance(values, dict):
+        raise CommandError(f"--config {path} must hold a JSON object of option values")
+    defaults = vars(args.parser.parse_args([]))
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        if key in cell_option_names():
+            setattr(args, f"cell__{key}", getattr(args, f"cell__{key}", value))
+        elif key not in defaults or key in ("config", "parser", "run"):
+            raise CommandError(f"--config {path}: unknown option {key!r}")
+        elif getattr(args, key) == defaults[key]:  # not set on the command line
+            setattr(args, key, value)
+    return args
+
+
+def run(args):
+    from ..train import fit as training
+    args = apply_config_file(args)
+    try:
+        entry = registry.get(args.model)
+    except ValueError as e:
+        raise CommandError(f"--model: {e}") from None
+    given = {k[len("cell__"):]: v for k, v in vars(args).items() if k.startswith("cell__")}
+    unknown = sorted(set(given) - set(entry.options()))
+    if unknown:
+        raise CommandError(f"model {args.model!r} has no option(s) {', '.join('--' + u for u in unknown)}; "
+                           f"its options: {', '.join(entry.options()) or 'none'}")
+    if entry.spatial:
+        raise CommandError(f"model {args.model!r} reads images (N, L, C, H, W); task {args.task!r} "
+                           "gives vectors per step")
+    args.cell_options = given
+    args.out = args.out or os.path.join("runs", f"{args.task}-{args.model}")
+    try:
+        config = training.fit(args)
+    except (ValueError, TypeError) as e:
+        training.remove_incomplete(args.out)
+        raise CommandError(str(e).splitlines()[0]) from None
+    if config:
+        best = ", ".join(f"{k} {v:.4f}" for k, v in config["best"].items() if v is not None)
+        print(f"\nrun directory: {args.out}  (best {best}; {config['steps']} steps, {config['seconds']} s)")
+        print(f"plots: {', '.join(config['plots'])}")
+        if config.get("summary"):
+            print(config["summary"])
+    return 0

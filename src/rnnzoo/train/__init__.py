@@ -1,0 +1,1 @@
+"""Training on real tasks with Lightning: `rnnzoo train`, `evaluate`, `predict`, `generate`."""

@@ -1,0 +1,185 @@
+"""`fit`: one training run from parsed CLI options, and `load_run` to get a trained model back.
+
+Lightning's Trainer does the work: progress bar, validation, early stopping, gradient clipping by
+norm, the LR schedule, CSV and TensorBoard logs, checkpoints for --resume, and DDP across processes.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from . import run as rundir
+from .model import SequenceModel
+from .tasks import get_task
+
+TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout", "recurrent_dropout",
+                 "epochs", "batch_size", "lr", "clip", "patience", "lr_schedule", "seed", "devices",
+                 "strategy", "max_time")
+
+
+def build_model(config: dict) -> SequenceModel:
+    return SequenceModel(**config["model"])
+
+
+def prepare_run_dir(out, resume: bool) -> Path:
+    run_dir = Path(out)
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    if resume:
+        if not checkpoint.is_file():
+            raise ValueError(f"--resume: {checkpoint} does not exist; nothing to resume in {run_dir}")
+        return run_dir
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ValueError(f"--out {run_dir} exists and is not empty; choose another directory, "
+                         "or add --resume to continue the run in it")
+    return run_dir
+
+
+def fit(args) -> dict:
+    """Train `args.task`; returns the finished run's config (also written to RUN_DIR/config.json)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from .module import SafetensorsExport, TaskModule
+
+    task = get_task(args.task)
+    L.seed_everything(args.seed, workers=True, verbose=False)
+    data = task.setup(args)  # bad data fails here, before any run directory exists
+    model_config = dict(cell=args.model, hidden_size=args.hidden, num_layers=args.layers,
+                        bidirectional=args.bidirectional, merge=args.merge, dropout=args.dropout,
+                        recurrent_dropout=args.recurrent_dropout, cell_options=args.cell_options,
+                        **task.model_config(args, data))
+    model = SequenceModel(**model_config)
+    run_dir = prepare_run_dir(args.out, args.resume)
+    train_loader, val_loader = task.loaders(args, data)
+    module = TaskModule(task, model, lr=args.lr, lr_schedule=args.lr_schedule, epochs=args.epochs)
+    export = SafetensorsExport(run_dir, task.monitor, task.mode)
+    checkpoints = run_dir / "checkpoints"
+    # last.ckpt: rewritten at the end of every epoch and every 100 steps, so an interrupted run
+    # resumes from at most 100 steps back
+    callbacks = [ModelCheckpoint(dirpath=checkpoints, filename="last", enable_version_counter=False,
+                                 save_on_train_epoch_end=True),
+                 ModelCheckpoint(dirpath=checkpoints, filename="last", enable_version_counter=False,
+                                 every_n_train_steps=100),
+                 EarlyStopping(task.monitor, mode=task.mode, patience=args.patience),
+                 LearningRateMonitor(), export]
+    loggers = [CSVLogger(run_dir, name="", version=""),
+               TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False)]
+    trainer = L.Trainer(
+        accelerator="cpu", devices=args.devices, strategy=args.strategy, max_epochs=args.epochs,
+        max_time=None if not args.max_time else {"seconds": args.max_time},
+        gradient_clip_val=args.clip or None, gradient_clip_algorithm="norm", callbacks=callbacks,
+        logger=loggers, log_every_n_steps=max(1, min(50, len(train_loader) // 4)),
+        num_sanity_val_steps=0, enable_model_summary=False, default_root_dir=run_dir,
+        use_distributed_sampler=task.name != "sentiment")
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*LSTM with projections is not supported with oneDNN.*")
+        trainer.fit(module, train_loader, val_loader,
+                    ckpt_path=str(checkpoints / "last.ckpt") if args.resume else None)
+    if not trainer.is_global_zero:
+        return {}
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    config = {
+        "rnnzoo": __version__, "task": task.name, "model": model.config(), "data": data,
+        "training": {k: getattr(args, k, None) for k in TRAINING_KEYS},
+        "best": {task.monitor: export.best},
+        "steps": trainer.global_step, "epochs_run": trainer.current_epoch,
+        "seconds": round(time.perf_counter() - started, 1),
+        "files": dict(export.hashes),
+    }
+    best = build_model(config)
+    best.load_state_dict(rundir.load_weights(run_dir, config))
+    best.eval()
+    config["plots"] = write_plots(task, best, config, run_dir)
+    rundir.write_config(run_dir, config)  # last: from now on the run is complete
+    config["summary"] = task.summary(best, config, run_dir)
+    return config
+
+
+def write_plots(task, model, config, run_dir) -> list[str]:
+    """Loss and metric curves from metrics.csv, plus the task's own figure."""
+    import csv
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (run_dir / "plots").mkdir(exist_ok=True)
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    series: dict[str, list] = {}  # column -> [(step, value)] over the rows that have it
+    for row in rows:
+        for key, value in row.items():
+            if value:
+                series.setdefault(key, []).append((float(row["step"]), float(value)))
+    groups = {"loss": ["train_loss_step", "train_loss_epoch", "val_loss"]}
+    for key in series:
+        if key.startswith("val_") and key != "val_loss":
+            groups[key[4:]] = [f"train_{key[4:]}", key]
+    names = []
+    for kind, keys in groups.items():
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for key in keys:
+            if key in series:
+                steps, values = zip(*series[key])
+                faint = key.endswith("_step")
+                ax.plot(steps, values, "-" if faint else "o-", alpha=0.4 if faint else 1, ms=3, label=key)
+        ax.set(xlabel="step", ylabel=kind, title=f"{config['task']} / {config['model']['cell']}: {kind}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(run_dir / "plots" / f"{kind}.png", dpi=100)
+        plt.close(fig)
+        names.append(f"{kind}.png")
+    return names + task.plot(model, config, run_dir)
+
+
+def load_run(run_dir, which: str = rundir.BEST):
+    """(task, model in eval mode, config) of a finished run, from config.json and safetensors only."""
+    config = rundir.read_config(run_dir)
+    task = get_task(config["task"])
+    try:
+        model = build_model(config)
+    except (TypeError, ValueError) as e:
+        raise rundir.RunError(f"{Path(run_dir) / rundir.CONFIG} describes a model rnnzoo cannot build: {e}")
+    try:
+        model.load_state_dict(rundir.load_weights(run_dir, config, which))
+    except RuntimeError as e:
+        raise rundir.RunError(f"the weights in {run_dir} do not fit the model in its config: "
+                              f"{str(e).splitlines()[0]}") from None
+    return task, model.eval(), config
+
+
+def evaluate(run_dir, data_path=None, **options) -> dict:
+    """The task's validation metrics of a finished run, computed as during training."""
+    task, model, config = load_run(run_dir)
+    sums: dict[str, float] = {}
+
+    class Holder:  # what task.step expects of the training module
+        carry = None
+
+    holder = Holder()
+    holder.model = model
+    with torch.no_grad():
+        for batch in task.evaluation_loader(config, data_path, **options):
+            for key, value in task.step(holder, batch, train=False)[1].items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+    metrics = task.metrics_from_sums(sums)
+    return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
+
+
+def remove_incomplete(run_dir) -> None:
+    """Delete a run directory that never finished and has no checkpoint to resume from."""
+    run_dir = Path(run_dir)
+    if run_dir.is_dir() and not (run_dir / rundir.CONFIG).exists() \
+            and not (run_dir / "checkpoints" / "last.ckpt").exists():
+        shutil.rmtree(run_dir, ignore_errors=True)

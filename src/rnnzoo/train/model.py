@@ -1,0 +1,83 @@
+"""The models the tasks train: an input layer, any registered recurrent layer, and a head.
+
+Built from a plain dict (the "model" part of config.json), so a run directory rebuilds its model
+from JSON alone and loads the weights from safetensors.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..driver import Recurrent
+
+
+class SequenceModel(nn.Module):
+    """Embedding or features -> Recurrent -> Linear head, per step or per sequence.
+
+    Args (all JSON-able; see `config()`):
+        cell: registry name; cell_options: its options (e.g. {"peephole": True})
+        input_size: features per step, or vocab_size for token input (then embed_dim is used)
+        vocab_size, embed_dim: token input through nn.Embedding (padding id 0 when pad=True)
+        hidden_size, num_layers, bidirectional, merge, dropout, recurrent_dropout: the layer's
+        output_size: the head's outputs (1 for binary targets, the vocabulary for a language model)
+        pool: "none" (a prediction per step), "last" (the last real step; a bidirectional layer's
+            backward half is read at step 0, where it has seen the whole sequence), "mean" or "max"
+            (over real steps)
+        embed_dropout: dropout on the embedded input / on the recurrent output before the head
+    """
+
+    def __init__(self, cell: str, hidden_size: int, output_size: int, input_size: int = 0,
+                 vocab_size: int = 0, embed_dim: int = 0, num_layers: int = 1,
+                 bidirectional: bool = False, merge: str = "concat", dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, pool: str = "none", embed_dropout: float = 0.0,
+                 pad: bool = False, cell_options: dict | None = None):
+        super().__init__()
+        if pool not in ("none", "last", "mean", "max"):
+            raise ValueError(f"pool must be none, last, mean or max, got {pool!r}")
+        self._config = dict(cell=cell, hidden_size=hidden_size, output_size=output_size,
+                            input_size=input_size, vocab_size=vocab_size, embed_dim=embed_dim,
+                            num_layers=num_layers, bidirectional=bidirectional, merge=merge,
+                            dropout=dropout, recurrent_dropout=recurrent_dropout, pool=pool,
+                            embed_dropout=embed_dropout, pad=pad, cell_options=dict(cell_options or {}))
+        self.pool = pool
+        if vocab_size:
+            self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0 if pad else None)
+            input_size = embed_dim
+        self.drop = nn.Dropout(embed_dropout)
+        self.rnn = Recurrent(cell, input_size, hidden_size, num_layers=num_layers,
+                             bidirectional=bidirectional, merge=merge, dropout=dropout,
+                             recurrent_dropout=recurrent_dropout, batch_first=True,
+                             **(cell_options or {}))
+        self.head = nn.Linear(self.rnn.output_size, output_size)
+
+    def config(self) -> dict:
+        return dict(self._config)
+
+    def forward(self, x, lengths=None, state=None):
+        """x: (N, L) token ids or (N, L, input_size) -> (logits, final state).
+
+        logits: (N, L, output_size) with pool="none", else (N, output_size).
+        """
+        if hasattr(self, "embed"):
+            x = self.embed(x)
+        y, state = self.rnn(self.drop(x), state=state, lengths=lengths)  # (N, L, F)
+        return self.head(self.drop(self._pool(y, lengths))), state
+
+    def _pool(self, y, lengths):
+        if self.pool == "none":
+            return y
+        N, L = y.shape[:2]
+        if lengths is None:
+            lengths = torch.full((N,), L, device=y.device)
+        lengths = torch.as_tensor(lengths, device=y.device)
+        if self.pool == "last":
+            last = y[torch.arange(N, device=y.device), lengths - 1]
+            if self.rnn.bidirectional and self.rnn.merge == "concat":
+                half = y.shape[-1] // 2  # the backward direction ends at step 0
+                last = torch.cat([last[:, :half], y[:, 0, half:]], dim=-1)
+            return last
+        valid = (torch.arange(L, device=y.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        if self.pool == "mean":
+            return (y * valid).sum(1) / lengths[:, None].to(y.dtype)
+        return y.masked_fill(~valid, float("-inf")).max(1).values

@@ -1,0 +1,107 @@
+"""The LightningModule every task trains through, and the callback that writes safe model files.
+
+Lightning runs the loop (progress bar, validation, early stopping, gradient clipping, LR schedule,
+logging, checkpoints, DDP); a task supplies the data and the per-batch maths (`rnnzoo.train.tasks`).
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from . import run as rundir
+
+
+class TaskModule(L.LightningModule):
+    """Wraps a task's model; the task computes loss and metric sums per batch.
+
+    Validation metrics are sums over the whole validation set divided at the end (not means of
+    batch means), so `rnnzoo evaluate` on the saved model reproduces the logged figure exactly.
+    """
+
+    def __init__(self, task, model, lr: float = 1e-3, weight_decay: float = 0.0,
+                 lr_schedule: str = "plateau", epochs: int = 10):
+        super().__init__()
+        self.task, self.model = task, model
+        self.lr, self.weight_decay, self.lr_schedule, self.epochs = lr, weight_decay, lr_schedule, epochs
+        self.carry = None  # state carried between batches by stateful (truncated-BPTT) tasks
+        self._sums: dict[str, float] = {}
+
+    def forward(self, *args, **kwargs):
+        return self.model(*args, **kwargs)
+
+    def on_train_epoch_start(self):
+        self.carry = None
+
+    def training_step(self, batch, batch_idx):
+        loss, sums = self.task.step(self, batch, train=True)
+        n = sums.get("count", 1)
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
+        for key, value in self.task.metrics_from_sums(sums).items():
+            if key != "loss":  # logged above, from the differentiable loss
+                self.log(f"train_{key}", value, prog_bar=True, on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    def on_validation_epoch_start(self):
+        self._sums, self.carry = {}, None
+
+    def validation_step(self, batch, batch_idx):
+        _, sums = self.task.step(self, batch, train=False)
+        for key, value in sums.items():
+            self._sums[key] = self._sums.get(key, 0.0) + float(value)
+
+    def on_validation_epoch_end(self):
+        sums = self._sums
+        if self.trainer.world_size > 1:  # add up the sums of every process before dividing
+            keys = sorted(sums)
+            total = self.all_gather(torch.tensor([sums[k] for k in keys], dtype=torch.float64))
+            sums = dict(zip(keys, total.reshape(-1, len(keys)).sum(0).tolist()))
+        for key, value in self.task.metrics_from_sums(sums).items():
+            self.log(f"val_{key}", value, prog_bar=True, sync_dist=False, rank_zero_only=True)
+        self.carry = None
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.lr_schedule == "none":
+            return opt
+        if self.lr_schedule == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.epochs))
+            return {"optimizer": opt, "lr_scheduler": sched}
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode=self.task.mode, factor=0.5, patience=1)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": self.task.monitor}}
+
+
+class SafetensorsExport(L.Callback):
+    """Keep model.safetensors = the best weights so far and last.safetensors = the latest.
+
+    Only hashes are kept in memory; config.json (with the hashes) is written by `fit` at the end, so
+    an interrupted run has no config.json and never looks complete.
+    """
+
+    def __init__(self, run_dir, monitor: str, mode: str):
+        self.run_dir, self.monitor, self.mode = run_dir, monitor, mode
+        self.best = None
+        self.hashes: dict[str, str] = {}
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            return
+        value = float(value)
+        better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+        if better:
+            self.best = value
+            self.hashes[rundir.BEST] = rundir.save_weights(self.run_dir / rundir.BEST, pl_module.model)
+
+    def on_train_end(self, trainer, pl_module):
+        if trainer.is_global_zero:
+            self.hashes[rundir.LAST] = rundir.save_weights(self.run_dir / rundir.LAST, pl_module.model)
+
+    def state_dict(self):  # so --resume knows the best value and files so far
+        return {"best": self.best, "hashes": dict(self.hashes)}
+
+    def load_state_dict(self, state):
+        self.best, self.hashes = state["best"], dict(state["hashes"])

@@ -1,0 +1,145 @@
+"""`charlm`: a character-level language model on any UTF-8 text, trained statefully.
+
+The text is cut into `--batch-size` contiguous streams; each update sees the next `--bptt` characters
+of every stream and starts from the (detached) state the previous batch ended in, so the model reads
+the text as one continuous stream (truncated backpropagation through time). Validation is the last
+10% of the text, read the same way; the figure is its loss in nats (and bits) per character.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from ...data.text import CharVocab, load_text, split_text, stream_batches
+from .base import Task
+
+
+def detach(state):
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+class CharLM(Task):
+    name = "charlm"
+    description = "character-level language model (stateful truncated BPTT); generates text"
+    data_help = "a UTF-8 text file; default: Alice's Adventures in Wonderland, shipped with rnnzoo"
+    monitor, mode, pool, stateful = "val_loss", "min", "none", True
+    defaults = dict(Task.defaults, hidden=256, layers=2, epochs=20, batch_size=32, lr=2e-3,
+                    dropout=0.2, patience=3)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bptt", type=int, default=100, help="characters per update (100)")
+        parser.add_argument("--embed", type=int, default=64, help="character embedding size (64)")
+        parser.add_argument("--val-fraction", type=float, default=0.1,
+                            help="the last part of the text used for validation (0.1)")
+        parser.add_argument("--max-chars", type=int, default=0,
+                            help="use only the first N characters of the text (0 = all)")
+
+    def setup(self, args):
+        if args.bptt < 1:
+            raise ValueError(f"--bptt must be >= 1, got {args.bptt}")
+        text = load_text(args.data)
+        if args.max_chars:
+            text = text[: args.max_chars]
+        train, val = split_text(text, args.val_fraction)
+        # the vocabulary covers the whole text, so validation never meets an unknown character
+        return {"path": None if args.data is None else str(args.data), "vocab": CharVocab(text).to_dict(),
+                "max_chars": args.max_chars, "val_fraction": args.val_fraction, "bptt": args.bptt,
+                "batch_size": args.batch_size, "train_chars": len(train), "val_chars": len(val)}
+
+    def model_config(self, args, data):
+        vocab = len(data["vocab"]["chars"])
+        return {"vocab_size": vocab, "embed_dim": args.embed, "output_size": vocab, "pool": "none"}
+
+    def _ids(self, data, path=None):
+        text = load_text(path if path is not None else data["path"])
+        if data["max_chars"]:
+            text = text[: data["max_chars"]]
+        train, val = split_text(text, data["val_fraction"])
+        vocab = CharVocab.from_dict(data["vocab"])
+        return vocab.encode(train), vocab.encode(val)
+
+    def _val_loader(self, ids, data):
+        # fewer streams than training so that the short validation text still fills a few batches
+        streams = max(1, min(data["batch_size"], len(ids) // (4 * data["bptt"] + 1)))
+        bptt = min(data["bptt"], (len(ids) - 1) // streams)
+        return DataLoader(stream_batches(ids, streams, bptt), batch_size=None)
+
+    def loaders(self, args, data):
+        train, val = self._ids(data)
+        return (DataLoader(stream_batches(train, args.batch_size, args.bptt), batch_size=None),
+                self._val_loader(val, data))
+
+    def step(self, module, batch, train):
+        x, y = batch
+        logits, state = module.model(x, state=module.carry)
+        module.carry = detach(state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        return loss, {"loss_sum": loss.item() * y.numel(), "count": y.numel()}
+
+    def metrics_from_sums(self, sums):
+        nats = sums["loss_sum"] / sums["count"]
+        return {"loss": nats, "bits_per_char": nats / math.log(2)}
+
+    def evaluation_loader(self, config, data_path):
+        return self._val_loader(self._ids(config["data"], data_path)[1], config["data"])
+
+    def generate(self, model, config, prompt, length, temperature=0.8, top_k=0, greedy=False, seed=None):
+        vocab = CharVocab.from_dict(config["data"]["vocab"])
+        if length < 1:
+            raise ValueError(f"--length must be >= 1, got {length}")
+        if not greedy and temperature <= 0:
+            raise ValueError(f"--temperature must be > 0 (or use --greedy), got {temperature}")
+        if not prompt:
+            prompt = vocab.chars[0] if "\n" not in vocab.chars else "\n"
+        missing = sorted(set(prompt) - set(vocab.chars))
+        if missing:
+            raise ValueError(f"--prompt has characters the model never saw: {''.join(missing)!r}")
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        out, state = [], None
+        x = vocab.encode(prompt)[None]  # (1, len(prompt))
+        with torch.no_grad():
+            for _ in range(length):
+                logits, state = model(x, state=state)
+                logits = logits[0, -1]
+                if greedy:
+                    nxt = int(logits.argmax())
+                else:
+                    logits = logits / temperature
+                    if top_k and top_k < len(logits):
+                        cut = logits.topk(top_k).values[-1]
+                        logits = logits.masked_fill(logits < cut, float("-inf"))
+                    nxt = int(torch.multinomial(logits.softmax(-1), 1, generator=g))
+                out.append(nxt)
+                x = torch.tensor([[nxt]])
+        return prompt + vocab.decode(out)
+
+    def plot(self, model, config, run_dir):
+        """The validation text coloured by the model's surprise at each character."""
+        import matplotlib.pyplot as plt
+        ids = self._ids(config["data"])[1][:481]
+        with torch.no_grad():
+            logits, _ = model(ids[None, :-1])
+            nats = F.cross_entropy(logits[0], ids[1:], reduction="none")
+        text = CharVocab.from_dict(config["data"]["vocab"]).decode(ids[1:])
+        width = 80
+        fig, ax = plt.subplots(figsize=(11, 0.34 * (len(text) // width + 3)))
+        cmap = plt.get_cmap("inferno_r")
+        for i, (ch, v) in enumerate(zip(text, nats.tolist())):
+            ax.text((i % width) / width, 1 - (i // width + 1) / (len(text) // width + 2),
+                    "·" if ch == "\n" else ch, color=cmap(min(v / 6, 1.0) * 0.85 + 0.1),
+                    family="monospace", fontsize=10)
+        ax.axis("off")
+        ax.set_title(f"surprise per character (darker = more nats), mean {nats.mean():.2f} nats/char")
+        fig.savefig(run_dir / "plots" / "surprise.png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        return ["surprise.png"]
+
+    def summary(self, model, config, run_dir):
+        sample = self.generate(model, config, "Alice " if "A" in config["data"]["vocab"]["chars"] else "",
+                               300, temperature=0.8, seed=0)
+        (run_dir / "sample.txt").write_text(sample + "\n", encoding="utf-8")
+        return "sample (temperature 0.8):\n" + sample

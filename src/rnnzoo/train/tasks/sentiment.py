@@ -1,0 +1,165 @@
+"""`sentiment`: IMDB movie-review sentiment (Maas et al. 2011), or any CSV/TSV of texts and labels.
+
+Reviews become word ids from a vocabulary built on the training split only, cut to their last
+`--max-words` words (0: full length, capped at `--cap`). Batches are bucketed by length and padded;
+the model reads them with `lengths`, so padding never enters the recurrence. 10% of the training
+split (fixed by the seed) picks the best epoch; the official test split is reported by `evaluate`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from ...data import imdb
+from .base import Task
+
+CACHE = Path.home() / ".cache" / "rnnzoo"
+
+
+def collate(batch):
+    """[(ids, label)] -> (padded ids (N, L), lengths (N,), labels (N,))."""
+    lengths = torch.tensor([len(ids) for ids, _ in batch])
+    padded = torch.zeros(len(batch), int(lengths.max()), dtype=torch.long)
+    for i, (ids, _) in enumerate(batch):
+        padded[i, : len(ids)] = ids
+    return padded, lengths, torch.tensor([label for _, label in batch], dtype=torch.float32)
+
+
+class BucketBatches(torch.utils.data.Sampler):
+    """Batches of similar lengths, in random order: little padding, still shuffled every epoch."""
+
+    def __init__(self, lengths, batch_size: int, shuffle: bool, seed: int = 0):
+        self.lengths, self.batch_size, self.shuffle, self.seed, self.epoch = lengths, batch_size, shuffle, seed, 0
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1
+        order = torch.randperm(len(self.lengths), generator=g) if self.shuffle else torch.arange(len(self.lengths))
+        pool = 50 * self.batch_size  # sort within pools of 50 batches, then shuffle the batches
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = order[start:start + pool].tolist()
+            chunk.sort(key=lambda i: self.lengths[i])
+            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        if self.shuffle:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+        return iter(batches)
+
+    def __len__(self):
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+
+class Sentiment(Task):
+    name = "sentiment"
+    description = "IMDB review sentiment (or your own CSV/TSV of texts and labels)"
+    data_help = ("the aclImdb folder, its .tar.gz, or a CSV/TSV with text and label columns; "
+                 "--download fetches the official archive into ~/.cache/rnnzoo")
+    monitor, mode, pool = "val_accuracy", "max", "last"
+    defaults = dict(Task.defaults, hidden=128, epochs=6, batch_size=64, lr=2e-3, patience=2)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--max-words", type=int, default=80,
+                            help="keep each review's last N words (80, as the Keras lesson; 0 = all)")
+        parser.add_argument("--cap", type=int, default=400, help="with --max-words 0: at most N words")
+        parser.add_argument("--vocab-size", type=int, default=20000, help="words in the vocabulary")
+        parser.add_argument("--embed", type=int, default=128, help="word embedding size (128)")
+        parser.add_argument("--pool", choices=["last", "mean", "max"], default="last",
+                            help="how the review's outputs become one vector (last)")
+        parser.add_argument("--limit", type=int, default=0, help="use only N reviews per split (tests)")
+        parser.add_argument("--text-column", default="text", help="CSV/TSV text column (text)")
+        parser.add_argument("--label-column", default="label", help="CSV/TSV label column (label)")
+        parser.add_argument("--download", action="store_true",
+                            help="download the official IMDB archive when --data is not given")
+
+    def _path(self, data_path, download=False):
+        if data_path is not None:
+            return str(data_path)
+        cached = CACHE / "aclImdb_v1.tar.gz"
+        if cached.is_file():
+            return str(cached)
+        if not download and sys.stdin.isatty():
+            answer = input(f"No --data given. Download the IMDB archive (84 MB) to {CACHE}? [y/N] ")
+            download = answer.strip().lower() in ("y", "yes")
+        if not download:
+            raise ValueError("sentiment needs --data PATH (the aclImdb folder, its .tar.gz, or a CSV/TSV), "
+                             "or --download to fetch the official archive")
+        return str(imdb.download_imdb(CACHE))
+
+    def _reviews(self, data, split):
+        reviews = imdb.load_imdb(data["path"], split=split, limit=data["limit"] or None,
+                                 text_column=data["text_column"], label_column=data["label_column"])
+        return [(imdb.tokenize(text), label) for text, label in reviews]
+
+    def setup(self, args):
+        if args.max_words < 0 or args.cap < 1 or args.vocab_size < 3:
+            raise ValueError("--max-words must be >= 0, --cap >= 1 and --vocab-size >= 3")
+        data = {"path": self._path(args.data, args.download), "limit": args.limit,
+                "max_words": args.max_words or args.cap, "vocab_size": args.vocab_size, "seed": args.seed,
+                "text_column": args.text_column, "label_column": args.label_column}
+        train = self._reviews(data, "train")
+        train_part, _ = self._split(train, args.seed)
+        vocab = imdb.WordVocab.build([tokens for tokens, _ in train_part], max_size=args.vocab_size)
+        return dict(data, vocab=vocab.to_dict())
+
+    @staticmethod
+    def _split(reviews, seed):
+        order = torch.randperm(len(reviews), generator=torch.Generator().manual_seed(seed)).tolist()
+        cut = len(reviews) // 10
+        return [reviews[i] for i in order[cut:]], [reviews[i] for i in order[:cut]]
+
+    def model_config(self, args, data):
+        return {"vocab_size": len(data["vocab"]["words"]), "embed_dim": args.embed, "output_size": 1,
+                "pool": args.pool, "pad": True}
+
+    def _encoded(self, reviews, data):
+        vocab = imdb.WordVocab.from_dict(data["vocab"])
+        out = []
+        for tokens, label in reviews:
+            ids = vocab.encode(tokens, max_words=data["max_words"], keep="last")
+            out.append((torch.as_tensor(ids if len(ids) else [1], dtype=torch.long), label))
+        return out
+
+    def _loader(self, encoded, batch_size, shuffle, seed=0):
+        lengths = [len(ids) for ids, _ in encoded]
+        return DataLoader(encoded, batch_sampler=BucketBatches(lengths, batch_size, shuffle, seed),
+                          collate_fn=collate)
+
+    def loaders(self, args, data):
+        train, val = self._split(self._reviews(data, "train"), data["seed"])
+        return (self._loader(self._encoded(train, data), args.batch_size, True, args.seed),
+                self._loader(self._encoded(val, data), 256, False))
+
+    def step(self, module, batch, train):
+        x, lengths, labels = batch
+        logits = module.model(x, lengths=lengths)[0].squeeze(-1)
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        correct = ((logits > 0).float() == labels).sum().item()
+        return loss, {"correct": correct, "count": len(labels), "loss_sum": loss.item() * len(labels)}
+
+    def metrics_from_sums(self, sums):
+        return {"accuracy": sums["correct"] / sums["count"], "loss": sums["loss_sum"] / sums["count"]}
+
+    def evaluation_loader(self, config, data_path, split="val"):
+        data = dict(config["data"])
+        if data_path is not None:
+            data["path"] = str(data_path)
+        if split == "test":
+            return self._loader(self._encoded(self._reviews(data, "test"), data), 256, False)
+        return self._loader(self._encoded(self._split(self._reviews(data, "train"), data["seed"])[1], data),
+                            256, False)
+
+    def predict(self, model, config, inputs):
+        if not inputs:
+            raise ValueError("predict needs a review's text")
+        vocab = imdb.WordVocab.from_dict(config["data"]["vocab"])
+        ids = vocab.encode(imdb.tokenize(" ".join(inputs)), max_words=config["data"]["max_words"],
+                           keep="last")
+        x = torch.as_tensor(ids if len(ids) else [1], dtype=torch.long)[None]
+        with torch.no_grad():
+            p = torch.sigmoid(model(x, lengths=torch.tensor([x.shape[1]]))[0]).item()
+        return [f"{'positive' if p > 0.5 else 'negative'} (p(positive) = {p:.3f})"]

@@ -1,0 +1,108 @@
+"""benchmarks/cells.py runs end to end at tiny sizes: one row per registered (name, variant), plus the
+torch baselines and the forced-loop rows of fused configurations. No test here asserts a time or a ratio
+beyond its being a positive finite number."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from rnnzoo import Recurrent, registry
+from rnnzoo.cells.base import Cell
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "cells.py"
+BASELINE_NAMES = {"nn.LSTM", "nn.GRU", "nn.RNN"}
+# one thread: with cores shared, two OpenMP threads can wait on each other for ~100 ms a call
+TINY = ["--quick", "--repeats", "1", "--warmup", "0", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("rnnzoo_benchmark_cells", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_numbers(row, keys):
+    for key in keys:
+        value = row.get(key)
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (row, key)
+
+
+def test_every_registered_configuration_gets_a_row(bench, capsys, tmp_path):
+    out_file, threads = tmp_path / "rows.json", torch.get_num_threads()
+    rows = bench.main(TINY + ["--json", str(out_file)])
+    printed = capsys.readouterr().out
+    assert f"torch {torch.__version__}" in printed and "threads" in printed
+
+    assert {r["name"] for r in rows if r["path"] == "torch"} == BASELINE_NAMES
+    assert sum(r["path"] == "torch" for r in rows) == len(BASELINE_NAMES)
+    for entry in registry.entries():
+        for variant, options in entry.variants.items():
+            paths = [r["path"] for r in rows if (r["name"], r["variant"]) == (entry.name, variant)]
+            fused = Recurrent(entry.name, 4, 8, **options).fused_eligible(training=True)
+            assert paths == (["fused", "loop"] if fused else ["loop"]), (entry.name, variant, paths)
+            assert f"{entry.name} " in printed and f" {variant} " in printed
+    expected = len(BASELINE_NAMES) + sum(len(e.variants) for e in registry.entries())
+    assert len(rows) == expected + sum(r["path"] == "fused" for r in rows)
+
+    for row in rows:
+        assert "error" not in row, row
+        check_numbers(row, ["fwd_ms", "train_ms", "saved_mb", "fwd_x_lstm", "train_x_lstm",
+                            "train_x_own", "mem_x_lstm"])
+    saved = json.loads(out_file.read_text())
+    assert len(saved["rows"]) == len(rows) and saved["header"]
+    assert torch.get_num_threads() == threads  # main() restores the caller's thread count
+
+
+def test_inference_and_filter(bench, capsys):
+    rows = bench.main(TINY + ["--inference", "--filter", "gru:*"])
+    capsys.readouterr()
+    names = {(r["name"], r["variant"]) for r in rows if r["path"] != "torch"}
+    assert names == {("gru", v) for v in registry.get("gru").variants}
+    for row in rows:
+        check_numbers(row, ["fwd_ms", "fwd_x_lstm", "fwd_x_own"])
+        assert "train_ms" not in row
+
+
+class TinyConvCell(Cell):
+    """A convolutional Elman cell, only to run the benchmark's spatial path."""
+
+    input_dims = 3
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__(input_size, hidden_size)
+        self.conv_x = nn.Conv2d(input_size, hidden_size, 3, padding=1)
+        self.conv_h = nn.Conv2d(hidden_size, hidden_size, 3, padding=1, bias=False)
+
+    def state_shapes(self, x):
+        return ((self.hidden_size, *x.shape[3:]),)
+
+    def project(self, x):
+        return self.conv_x(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+
+    def step(self, xp, state, rec_mask=None):
+        h = torch.tanh(xp + self.conv_h(state[0]))
+        return h, (h,)
+
+
+def test_convolutional_and_failing_entries(bench, capsys, monkeypatch):
+    conv = registry.Entry("tinyconv", TinyConvCell, "test only", "-", "-", spatial=(4, 5),
+                          torch_counterpart="rnn")
+    broken = registry.Entry("tinybroken", TinyConvCell, "test only", "-", "-", spatial=(4, 5),
+                            variants={"bad": {"no_such_option": 1}})
+    monkeypatch.setitem(registry._ENTRIES, conv.name, conv)
+    monkeypatch.setitem(registry._ENTRIES, broken.name, broken)
+    rows = bench.main(TINY + ["--filter", "tiny*", "--no-memory"])
+    printed = capsys.readouterr().out
+    (row,) = [r for r in rows if r["name"] == "tinyconv"]
+    c_in, c = bench.CONV_CHANNELS
+    assert row["path"] == "loop" and row["x"] == f"{c_in}x4x5" and row["hidden"] == c
+    check_numbers(row, ["fwd_ms", "train_ms", "fwd_x_lstm", "train_x_lstm", "train_x_own"])
+    (bad,) = [r for r in rows if r["name"] == "tinybroken"]
+    assert bad["path"] == "error" and "no_such_option" in bad["error"] and "failed" in printed
