@@ -208,7 +208,8 @@ def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", type=parse_size, metavar="N,L,H_in,H",
                         help="sizes to run (default 64,100,128,256 32,500,32,64; --inference 1,1000,128,128)")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2); use 1 "
+                        "on a busy machine, where OpenMP threads waiting for each other swamp the timings")
     parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5; --quick 2)")
     parser.add_argument("--warmup", type=int, help="untimed runs first (default 1)")
     parser.add_argument("--filter", default="*", help="fnmatch pattern on 'name' or 'name:variant'")

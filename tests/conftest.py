@@ -26,3 +26,8 @@ def as_tuple(state):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+# Tests check correctness on tiny tensors, where one intra-op thread is fastest (and immune to a
+# busy machine: two spinning threads on two shared cores were 100x slower here).
+torch.set_num_threads(1)

@@ -96,8 +96,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (CommandError, ValueError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+    except (CommandError, ValueError, OSError) as e:  # OSError: a missing or unreadable file
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -76,6 +76,8 @@ def add_common(parser, task):
                    help="early stopping: epochs without improvement")
     t.add_argument("--max-time", type=int_range(0), default=0, help="stop after N seconds (0: no limit)")
     t.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    t.add_argument("--threads", type=int_range(0), default=0,
+                   help="torch threads per process (0: torch's default); 1 is fastest for small models")
     t.add_argument("--devices", type=int_range(1), default=1, help="processes (with --strategy ddp)")
     t.add_argument("--strategy", default="auto", help="Lightning strategy: auto, ddp, ddp_spawn")
     io = parser.add_argument_group("data and output")
@@ -137,11 +139,13 @@ def run(args):
         raise CommandError(f"model {args.model!r} reads images (N, L, C, H, W); task {args.task!r} "
                            "gives vectors per step")
     args.cell_options = given
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     args.out = args.out or os.path.join("runs", f"{args.task}-{args.model}")
     try:
         config = training.fit(args)
-    except (ValueError, TypeError) as e:
-        training.remove_incomplete(args.out)
+    except (ValueError, TypeError, OSError) as e:
         raise CommandError(str(e).splitlines()[0]) from None
     if config:
         best = ", ".join(f"{k} {v:.4f}" for k, v in config["best"].items() if v is not None)

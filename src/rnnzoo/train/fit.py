@@ -7,6 +7,7 @@ norm, the LR schedule, CSV and TensorBoard logs, checkpoints for --resume, and D
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 import warnings
@@ -21,7 +22,7 @@ from .tasks import get_task
 
 TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout", "recurrent_dropout",
                  "epochs", "batch_size", "lr", "clip", "patience", "lr_schedule", "seed", "devices",
-                 "strategy", "max_time")
+                 "strategy", "max_time", "threads")
 
 
 def build_model(config: dict) -> SequenceModel:
@@ -44,10 +45,6 @@ def prepare_run_dir(out, resume: bool) -> Path:
 def fit(args) -> dict:
     """Train `args.task`; returns the finished run's config (also written to RUN_DIR/config.json)."""
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    from .module import SafetensorsExport, TaskModule
 
     task = get_task(args.task)
     L.seed_everything(args.seed, workers=True, verbose=False)
@@ -57,8 +54,25 @@ def fit(args) -> dict:
                         recurrent_dropout=args.recurrent_dropout, cell_options=args.cell_options,
                         **task.model_config(args, data))
     model = SequenceModel(**model_config)
-    run_dir = prepare_run_dir(args.out, args.resume)
-    train_loader, val_loader = task.loaders(args, data)
+    # processes that Lightning's DDP launcher started re-run this command: the first one checks --out
+    launched = os.environ.get("LOCAL_RANK", "0") != "0"
+    run_dir = Path(args.out) if launched else prepare_run_dir(args.out, args.resume)
+    created = not run_dir.exists()
+    try:
+        return _fit(task, args, data, model, run_dir)
+    except BaseException:
+        if created:  # a run that failed before its first checkpoint leaves nothing behind
+            remove_incomplete(run_dir)
+        raise
+
+
+def _fit(task, args, data, model, run_dir):
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from .module import SafetensorsExport, TaskModule
+
     module = TaskModule(task, model, lr=args.lr, lr_schedule=args.lr_schedule, epochs=args.epochs)
     export = SafetensorsExport(run_dir, task.monitor, task.mode)
     checkpoints = run_dir / "checkpoints"
@@ -76,9 +90,9 @@ def fit(args) -> dict:
         accelerator="cpu", devices=args.devices, strategy=args.strategy, max_epochs=args.epochs,
         max_time=None if not args.max_time else {"seconds": args.max_time},
         gradient_clip_val=args.clip or None, gradient_clip_algorithm="norm", callbacks=callbacks,
-        logger=loggers, log_every_n_steps=max(1, min(50, len(train_loader) // 4)),
-        num_sanity_val_steps=0, enable_model_summary=False, default_root_dir=run_dir,
-        use_distributed_sampler=task.name != "sentiment")
+        logger=loggers, log_every_n_steps=10, num_sanity_val_steps=0, enable_model_summary=False,
+        default_root_dir=run_dir, use_distributed_sampler=False)  # tasks shard their own batches
+    train_loader, val_loader = task.loaders(args, data, trainer.global_rank, trainer.world_size)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")

@@ -51,13 +51,10 @@ class TaskModule(L.LightningModule):
             self._sums[key] = self._sums.get(key, 0.0) + float(value)
 
     def on_validation_epoch_end(self):
-        sums = self._sums
-        if self.trainer.world_size > 1:  # add up the sums of every process before dividing
-            keys = sorted(sums)
-            total = self.all_gather(torch.tensor([sums[k] for k in keys], dtype=torch.float64))
-            sums = dict(zip(keys, total.reshape(-1, len(keys)).sum(0).tolist()))
-        for key, value in self.task.metrics_from_sums(sums).items():
-            self.log(f"val_{key}", value, prog_bar=True, sync_dist=False, rank_zero_only=True)
+        # every process validates on the whole set with the same (synchronised) weights, so each
+        # holds the same figures; logging them on every rank keeps early stopping in step
+        for key, value in self.task.metrics_from_sums(self._sums).items():
+            self.log(f"val_{key}", value, prog_bar=True)
         self.carry = None
 
     def configure_optimizers(self):

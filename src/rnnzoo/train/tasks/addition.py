@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from .base import Task
 
@@ -88,10 +88,13 @@ class Addition(Task):
         train = make_pairs(data["train_size"], data["bits"], g, exclude=set(map(tuple, val.tolist())))
         return train, val
 
-    def loaders(self, args, data):
+    def loaders(self, args, data, rank=0, world=1):
         train, val = self._pairs(data)
-        return (DataLoader(TensorDataset(*encode(train, data["bits"])), batch_size=args.batch_size,
-                           shuffle=True),
+        train = TensorDataset(*encode(train, data["bits"]))
+        # one process is DistributedSampler with one replica, so that `world` processes together
+        # see exactly its batches (Lightning calls set_epoch on it each epoch)
+        sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=data["seed"])
+        return (DataLoader(train, batch_size=args.batch_size, sampler=sampler),
                 DataLoader(TensorDataset(*encode(val, data["bits"])), batch_size=500))
 
     def step(self, module, batch, train):

@@ -32,8 +32,13 @@ class Task:
         """Keyword arguments of SequenceModel, from the CLI options and the data config."""
         raise NotImplementedError
 
-    def loaders(self, args, data: dict):
-        """(train DataLoader, validation DataLoader) for `setup`'s data."""
+    def loaders(self, args, data: dict, rank: int = 0, world: int = 1):
+        """(train DataLoader, validation DataLoader) for `setup`'s data.
+
+        With several processes (DDP), process `rank` of `world` gets its own share of the training
+        batches, cut so that together they are exactly the batches one process would see with
+        `world` times the batch size; every process validates on the whole validation set.
+        """
         raise NotImplementedError
 
     def step(self, module, batch, train: bool):

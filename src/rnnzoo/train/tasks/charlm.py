@@ -68,8 +68,10 @@ class CharLM(Task):
         bptt = min(data["bptt"], (len(ids) - 1) // streams)
         return DataLoader(stream_batches(ids, streams, bptt), batch_size=None)
 
-    def loaders(self, args, data):
+    def loaders(self, args, data, rank=0, world=1):
         train, val = self._ids(data)
+        share = len(train) // world  # each process reads its own equal part of the text as streams
+        train = train[rank * share:(rank + 1) * share + 1]
         return (DataLoader(stream_batches(train, args.batch_size, args.bptt), batch_size=None),
                 self._val_loader(val, data))
 

@@ -33,12 +33,15 @@ def collate(batch):
 class BucketBatches(torch.utils.data.Sampler):
     """Batches of similar lengths, in random order: little padding, still shuffled every epoch."""
 
-    def __init__(self, lengths, batch_size: int, shuffle: bool, seed: int = 0):
-        self.lengths, self.batch_size, self.shuffle, self.seed, self.epoch = lengths, batch_size, shuffle, seed, 0
+    def __init__(self, lengths, batch_size: int, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1):
+        self.lengths, self.batch_size, self.shuffle, self.seed = lengths, batch_size, shuffle, seed
+        self.rank, self.world, self.epoch = rank, world, 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed + self.epoch)
-        self.epoch += 1
         order = torch.randperm(len(self.lengths), generator=g) if self.shuffle else torch.arange(len(self.lengths))
         pool = 50 * self.batch_size  # sort within pools of 50 batches, then shuffle the batches
         batches = []
@@ -48,10 +51,11 @@ class BucketBatches(torch.utils.data.Sampler):
             batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
-        return iter(batches)
+        usable = len(batches) // self.world * self.world  # every process takes the same number
+        return iter(batches[self.rank:usable:self.world])
 
     def __len__(self):
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size // self.world
 
 
 class Sentiment(Task):
@@ -124,14 +128,14 @@ class Sentiment(Task):
             out.append((torch.as_tensor(ids if len(ids) else [1], dtype=torch.long), label))
         return out
 
-    def _loader(self, encoded, batch_size, shuffle, seed=0):
+    def _loader(self, encoded, batch_size, shuffle, seed=0, rank=0, world=1):
         lengths = [len(ids) for ids, _ in encoded]
-        return DataLoader(encoded, batch_sampler=BucketBatches(lengths, batch_size, shuffle, seed),
-                          collate_fn=collate)
+        sampler = BucketBatches(lengths, batch_size, shuffle, seed, rank, world)
+        return DataLoader(encoded, batch_sampler=sampler, collate_fn=collate)
 
-    def loaders(self, args, data):
+    def loaders(self, args, data, rank=0, world=1):
         train, val = self._split(self._reviews(data, "train"), data["seed"])
-        return (self._loader(self._encoded(train, data), args.batch_size, True, args.seed),
+        return (self._loader(self._encoded(train, data), args.batch_size, True, args.seed, rank, world),
                 self._loader(self._encoded(val, data), 256, False))
 
     def step(self, module, batch, train):
@@ -152,6 +156,26 @@ class Sentiment(Task):
             return self._loader(self._encoded(self._reviews(data, "test"), data), 256, False)
         return self._loader(self._encoded(self._split(self._reviews(data, "train"), data["seed"])[1], data),
                             256, False)
+
+    def plot(self, model, config, run_dir):
+        """How sure the model is on held-out reviews: p(positive) for each true label."""
+        import matplotlib.pyplot as plt
+        probs, labels = [], []
+        with torch.no_grad():
+            for x, lengths, y in self.evaluation_loader(config, None):
+                probs.append(torch.sigmoid(model(x, lengths=lengths)[0].squeeze(-1)))
+                labels.append(y)
+        probs, labels = torch.cat(probs), torch.cat(labels)
+        fig, ax = plt.subplots(figsize=(5.5, 3.2))
+        for value, name in ((0, "negative reviews"), (1, "positive reviews")):
+            ax.hist(probs[labels == value].numpy(), bins=25, range=(0, 1), alpha=0.6, label=name)
+        ax.axvline(0.5, c="gray", ls="--")
+        ax.set(xlabel="p(positive)", ylabel="reviews", title="held-out predictions")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(run_dir / "plots" / "predictions.png", dpi=100)
+        plt.close(fig)
+        return ["predictions.png"]
 
     def predict(self, model, config, inputs):
         if not inputs:

@@ -1,0 +1,213 @@
+"""`rnnzoo train / evaluate / predict / generate` end to end on tiny slices of real data."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rnnzoo import registry
+from rnnzoo.cli import main
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+IMDB = DATA / "imdb" / "aclImdb_labeled.tar.gz"
+FAST = ["--threads", "1", "--epochs", "1"]
+ADDITION = ["addition", "--train-size", "256", "--val-size", "100", "--hidden", "8", "--batch-size", "32"]
+
+
+def train(tmp_path, *args, name="run"):
+    out = tmp_path / name
+    assert main(["train", *args, "--out", str(out)]) == 0
+    return out
+
+
+def fresh_process(*args):
+    """The CLI in a new Python process: proves the run directory alone is enough."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "rnnzoo", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def assert_complete(run_dir):
+    config = json.loads((run_dir / "config.json").read_text())
+    for name in ("model.safetensors", "last.safetensors", "metrics.csv", "checkpoints/last.ckpt"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tensorboard").iterdir())
+    plots = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
+    assert "loss.png" in plots and len(plots) >= 3 and plots == sorted(config["plots"])
+    return config
+
+
+def evaluated(run_dir, capsys, *extra):
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), *extra]) == 0
+    return dict(line.split(": ") for line in capsys.readouterr().out.strip().splitlines())
+
+
+def test_addition_trains_evaluates_and_predicts_from_saved_files(tmp_path, capsys):
+    run = train(tmp_path, *ADDITION, "--model", "gru", "--epochs", "3", "--threads", "1")
+    config = assert_complete(run)
+    metrics = evaluated(run, capsys)
+    assert float(metrics["accuracy"]) == pytest.approx(config["best"]["val_accuracy"], abs=1e-9)
+    done = fresh_process("predict", str(run), "173", "62")
+    assert done.returncode == 0 and done.stdout.startswith("173 + 62 = "), done.stderr
+    assert "accuracy" in evaluated(run, capsys, "--bits", "16")
+
+
+def test_charlm_trains_statefully_and_generates_in_a_fresh_process(tmp_path, capsys):
+    run = train(tmp_path, "charlm", *FAST, "--max-chars", "6000", "--bptt", "16", "--batch-size", "8",
+                "--hidden", "16", "--layers", "1", "--embed", "8")
+    config = assert_complete(run)
+    metrics = evaluated(run, capsys)
+    assert float(metrics["loss"]) == pytest.approx(config["best"]["val_loss"], rel=1e-6)
+    assert float(metrics["bits_per_char"]) == pytest.approx(float(metrics["loss"]) / 0.6931471805599453)
+    assert (run / "plots" / "surprise.png").is_file() and (run / "sample.txt").is_file()
+    done = fresh_process("generate", str(run), "--prompt", "Alice", "--length", "40", "--seed", "1",
+                         "--top-k", "5")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Alice") and len(done.stdout.rstrip("\n")) == 45
+    greedy = fresh_process("generate", str(run), "--prompt", "Alice", "--length", "20", "--greedy")
+    assert greedy.returncode == 0 and greedy.stdout.startswith("Alice")
+
+
+@pytest.mark.skipif(not IMDB.is_file(), reason="needs ../shared/data/imdb")
+def test_sentiment_trains_on_imdb_slice_with_lengths_and_predicts(tmp_path, capsys):
+    run = train(tmp_path, "sentiment", *FAST, "--data", str(IMDB), "--limit", "400", "--max-words", "30",
+                "--hidden", "8", "--embed", "8", "--vocab-size", "2000", "--bidirectional")
+    config = assert_complete(run)
+    assert config["data"]["vocab"]["words"][:2] == ["<pad>", "<unk>"] or len(config["data"]["vocab"]["words"]) <= 2000
+    metrics = evaluated(run, capsys)
+    assert float(metrics["accuracy"]) == pytest.approx(config["best"]["val_accuracy"], abs=1e-9)
+    done = fresh_process("predict", str(run), "A wonderful, moving film. I loved it.")
+    assert done.returncode == 0 and ("positive" in done.stdout or "negative" in done.stdout), done.stderr
+
+
+def test_resume_continues_from_the_checkpoint_with_the_same_steps_and_optimizer(tmp_path):
+    straight = train(tmp_path, *ADDITION, "--threads", "1", "--epochs", "2", name="straight")
+    part = train(tmp_path, *ADDITION, "--threads", "1", "--epochs", "1", name="part")
+    steps_after_one = json.loads((part / "config.json").read_text())["steps"]
+    assert main(["train", *ADDITION, "--threads", "1", "--epochs", "2", "--out", str(part), "--resume"]) == 0
+    resumed = json.loads((part / "config.json").read_text())
+    assert resumed["steps"] == json.loads((straight / "config.json").read_text())["steps"] == 2 * steps_after_one
+    a, b = load_file(straight / "last.safetensors"), load_file(part / "last.safetensors")
+    for key in a:  # same weights only if the optimizer state (Adam moments) was restored too
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("entry", [e for e in registry.entries() if not e.spatial], ids=lambda e: e.name)
+def test_every_vector_architecture_trains_on_addition(tmp_path, entry):
+    run = train(tmp_path, *ADDITION, *FAST, "--model", entry.name, "--train-size", "64")
+    assert json.loads((run / "config.json").read_text())["model"]["cell"] == entry.name
+
+
+def test_cell_options_pass_through_and_unknown_ones_are_refused(tmp_path, capsys):
+    run = train(tmp_path, *ADDITION, *FAST, "--model", "lstm", "--peephole", "--train-size", "64")
+    assert json.loads((run / "config.json").read_text())["model"]["cell_options"] == {"peephole": True}
+    assert main(["train", *ADDITION, "--model", "gru", "--peephole", "--out", str(tmp_path / "x")]) == 1
+    assert "has no option(s) --peephole" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert main(["train", *ADDITION, "--model", "conv_lstm", "--out", str(tmp_path / "y")]) == 1
+    assert "reads images" in capsys.readouterr().err
+
+
+def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch(tmp_path):
+    common = [*ADDITION, "--threads", "1", "--epochs", "2", "--seed", "3"]
+    one = fresh_process("train", *common, "--batch-size", "32", "--out", str(tmp_path / "one"))
+    two = fresh_process("train", *common, "--batch-size", "16", "--devices", "2", "--strategy", "ddp",
+                        "--out", str(tmp_path / "two"))
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-2000:]
+    assert "MEMBER: 2/2" in two.stderr + two.stdout
+    a = json.loads((tmp_path / "one" / "config.json").read_text())
+    b = json.loads((tmp_path / "two" / "config.json").read_text())
+    assert a["steps"] == b["steps"]
+    assert b["best"]["val_accuracy"] == pytest.approx(a["best"]["val_accuracy"], abs=0.01)
+    wa, wb = load_file(tmp_path / "one" / "last.safetensors"), load_file(tmp_path / "two" / "last.safetensors")
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], atol=1e-4, rtol=0)
+
+
+# --- bad input: one clear line, a non-zero exit, and no run directory that looks complete -----
+
+def error_of(capsys, *argv):
+    capsys.readouterr()
+    code = main(list(argv))
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and err.startswith("rnnzoo: error:") and "\n" not in err, err
+    return err
+
+
+def test_bad_data_gives_one_line_errors_and_leaves_no_run(tmp_path, capsys):
+    empty, latin = tmp_path / "empty.txt", tmp_path / "latin.txt"
+    empty.write_text("")
+    latin.write_bytes("caf\xe9 au lait".encode("latin-1"))
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("review,score\ngood film,1\n")
+    truncated = tmp_path / "cut.tar.gz"
+    truncated.write_bytes(IMDB.read_bytes()[:200_000] if IMDB.is_file() else b"\x1f\x8b\x08\x00" + b"0" * 100)
+    cases = [
+        (["charlm", "--data", str(tmp_path / "missing.txt")], "missing.txt"),
+        (["charlm", "--data", str(empty)], "empty"),
+        (["charlm", "--data", str(latin)], "UTF-8"),
+        (["sentiment", "--data", str(csv)], "column"),
+        (["sentiment", "--data", str(truncated)], "truncated or corrupt"),
+        (["addition", "--model", "lstmm"], "unknown architecture"),
+    ]
+    for args, expected in cases:
+        out = tmp_path / "out"
+        err = error_of(capsys, "train", *args, *FAST, "--out", str(out))
+        assert expected in err, err
+        assert not (out / "config.json").exists()
+
+
+def test_tampered_or_truncated_model_and_bad_config_are_refused(tmp_path, capsys):
+    run = train(tmp_path, *ADDITION, *FAST)
+    weights = run / "model.safetensors"
+    original = weights.read_bytes()
+    weights.write_bytes(original[: len(original) // 2])
+    assert "truncated or was altered" in error_of(capsys, "predict", str(run), "1", "2")
+    tampered = bytearray(original)
+    tampered[-1] ^= 0xFF
+    weights.write_bytes(bytes(tampered))
+    assert "truncated or was altered" in error_of(capsys, "evaluate", str(run))
+    weights.write_bytes(original)
+    config = json.loads((run / "config.json").read_text())
+    config["model"]["cell"] = "no_such_cell"
+    (run / "config.json").write_text(json.dumps(config))
+    assert "cannot build" in error_of(capsys, "predict", str(run), "1", "2")
+    (run / "config.json").write_text("{not json")
+    assert "not valid JSON" in error_of(capsys, "evaluate", str(run))
+    assert "does not exist" in error_of(capsys, "evaluate", str(tmp_path / "nowhere"))
+
+
+def test_existing_output_directory_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert "exists and is not empty" in error_of(capsys, "train", *ADDITION, *FAST, "--out", str(out))
+    assert (out / "keep.txt").read_text() == "mine"
+    assert "nothing to resume" in error_of(capsys, "train", *ADDITION, *FAST, "--out",
+                                           str(tmp_path / "new"), "--resume")
+
+
+def test_config_file_supplies_options_and_flags_override_it(tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"hidden": 6, "model": "elman", "activation": "relu", "epochs": 1}))
+    run = train(tmp_path, *ADDITION, "--threads", "1", "--config", str(cfg), "--hidden", "5")
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["hidden_size"] == 5 and config["model"]["cell"] == "elman"
+    assert config["model"]["cell_options"] == {"activation": "relu"}
+    cfg.write_text(json.dumps({"hiden": 6}))
+    assert "unknown option 'hiden'" in error_of(capsys, "train", *ADDITION, "--config", str(cfg),
+                                                "--out", str(tmp_path / "z"))
+
+
+def test_tasks_command_lists_every_task(capsys):
+    from rnnzoo.train.tasks import TASKS
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    for name in TASKS:
+        assert out.count(f"{name}  ") == 1
