@@ -72,7 +72,8 @@ def header(args) -> list[str]:
             f"date {datetime.datetime.now().isoformat(timespec='seconds')}, median of {args.repeats} "
             f"after {args.warmup} warmup; convolutional cells: (C_in, C) = {CONV_CHANNELS}, x (L, N, C_in, *spatial)",
             "xLSTM = time(nn.LSTM) / time(row) (> 1: faster), xown: the same against the entry's torch "
-            "counterpart; saved MB: activations saved for backward (mem xLSTM > 1: more memory)"]
+            "counterpart" + ("" if args.inference or args.forward_only or args.no_memory else
+                             "; saved MB: activations saved for backward (mem xLSTM > 1: more memory)")]
 
 
 def loss_of(out, state) -> torch.Tensor:
