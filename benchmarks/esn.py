@@ -1,14 +1,16 @@
 """Mackey-Glass free-run prediction with an echo state network, after Jaeger & Haas (Science 2004),
 and the same task with reservoirpy (a benchmark-only dependency, imported only here).
 
-Protocol of each run (seed = run index; a fresh series and a fresh reservoir every run):
+Protocol of each run (seed = run index; a fresh series and a fresh reservoir every run), implemented
+once in `rnnzoo.reservoir.jaeger` (which `rnnzoo train mackey-glass` uses too):
   - teacher d(n) = tanh(x(n) - 1), x = MG17 (tau 17, beta 0.2, gamma 0.1, n 10) sampled every time
     unit from rnnzoo's RK4 integration with 10 subdivisions (rnnzoo.data.mackey_glass), the first
     1000 time units dropped;
   - ESN: 1000 tanh units (no leak), ~1% connectivity, spectral radius 0.8, input = bias only
     (bias weights U[-0.2, 0.2]), output feedback U[-0.56, 0.56], readout [1; x(n)];
   - 3000 teacher-forced steps, the first 1000 washed out, ridge readout in float64 (QR);
-  - free run (closed loop) for 84 steps; error e = y(3083) - d(3083), 84 steps after the last teacher.
+  - free run (closed loop) for 84 steps from the state the teacher left (`jaeger.free_run`); error
+    e = y(3083) - d(3083), 84 steps after the last teacher.
 NRMSE84 = sqrt(mean over runs of e^2) / std(d) (Jaeger's definition, over independent trials); the
 per-run |e| / std(d) are printed too. Jaeger & Haas report NRMSE84 = 10^-4.2 (1000 units).
 
@@ -49,20 +51,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import rnnzoo  # noqa: E402
-from rnnzoo.data import mackey_glass  # noqa: E402
-from rnnzoo.reservoir import ESN  # noqa: E402
-
-TRAIN, WASHOUT, HORIZON = 3000, 1000, 84
+from rnnzoo.reservoir import ESN, jaeger  # noqa: E402
+from rnnzoo.reservoir.jaeger import HORIZON, TRAIN, WASHOUT  # noqa: E402
 
 
 def make_esn(seed: int, args, noise: float) -> ESN:
-    return ESN(0, args.size, 1, spectral_radius=args.spectral_radius, density=args.density,
-               bias_scaling=args.bias, feedback=True, feedback_scaling=args.feedback, noise=noise,
-               seed=seed)
+    return jaeger.make_esn(seed, units=args.size, spectral_radius=args.spectral_radius, density=args.density,
+                           bias=args.bias, feedback=args.feedback, noise=noise)
 
 
 def series(seed: int) -> torch.Tensor:
-    return mackey_glass(TRAIN + HORIZON, seed=seed, transform="tanh")
+    return jaeger.teacher(TRAIN + HORIZON, seed)
 
 
 def best_of(fn, repeats: int):
@@ -83,8 +82,7 @@ def jaeger_runs(args) -> list[float]:
         esn = make_esn(run, args, args.noise)
         t0 = time.perf_counter()
         esn.fit(targets=d[:TRAIN], washout=WASHOUT, ridge=args.ridge)
-        y = esn.generate(HORIZON)
-        e = float(y[HORIZON - 1, 0] - d[TRAIN + HORIZON - 1]) / float(d.std())
+        e = jaeger.free_run(esn, d, TRAIN, HORIZON)[1]["nrmse"]  # |y(3083) - d(3083)| / std(d)
         errors.append(e)
         print(f"run {run:2d}: |e84| / std = {abs(e):.3e}  (log10 {math.log10(abs(e) + 1e-300):6.2f}, "
               f"{time.perf_counter() - t0:.2f} s)", flush=True)
@@ -193,13 +191,13 @@ def main(argv=None):
     p.add_argument("--compare-runs", type=int, default=5, help="runs of the reservoirpy comparison")
     p.add_argument("--no-compare", action="store_true", help="skip the reservoirpy comparison")
     p.add_argument("--repeats", type=int, default=3, help="timings: best of this many")
-    p.add_argument("--size", type=int, default=1000)
-    p.add_argument("--density", type=float, default=0.01)
-    p.add_argument("--spectral-radius", type=float, default=0.8)
-    p.add_argument("--bias", type=float, default=0.2, help="bias weights U[-bias, bias] (the bias input)")
-    p.add_argument("--feedback", type=float, default=0.56, help="feedback weights U[-f, f]")
-    p.add_argument("--noise", type=float, default=0.0, help="state noise U[-noise, noise] during training")
-    p.add_argument("--ridge", type=float, default=1e-16)
+    p.add_argument("--size", type=int, default=jaeger.DEFAULTS["units"])
+    p.add_argument("--density", type=float, default=jaeger.DEFAULTS["density"])
+    p.add_argument("--spectral-radius", type=float, default=jaeger.DEFAULTS["spectral_radius"])
+    p.add_argument("--bias", type=float, default=jaeger.DEFAULTS["bias"], help="bias weights U[-bias, bias] (the bias input)")
+    p.add_argument("--feedback", type=float, default=jaeger.DEFAULTS["feedback"], help="feedback weights U[-f, f]")
+    p.add_argument("--noise", type=float, default=jaeger.DEFAULTS["noise"], help="state noise U[-noise, noise] during training")
+    p.add_argument("--ridge", type=float, default=jaeger.DEFAULTS["ridge"])
     p.add_argument("--normal-ridge", type=float, default=1e-10,
                    help="comparison B: both libraries on the normal equations at this ridge")
     p.add_argument("--threads", type=int, default=1,

@@ -4,6 +4,7 @@ Examples:
     rnnzoo evaluate runs/addition-gru
     rnnzoo evaluate runs/addition-gru --bits 32      addition: longer numbers than it trained on
     rnnzoo evaluate runs/sentiment-lstm --split test sentiment: the official test reviews
+    rnnzoo evaluate runs/mackey-glass-esn            mackey-glass: the free run's error at the horizon
 """
 
 from __future__ import annotations
@@ -35,5 +36,8 @@ def run(args):
         options["split"] = args.split
     metrics = training.evaluate(args.run_dir, args.data, **options)
     for key, value in metrics.items():
-        print(f"{key}: {value:.6f}" if value is not None else f"{key}: n/a")
+        if value is None:
+            print(f"{key}: n/a")
+        else:  # small figures (an ESN's NRMSE, 1e-5) in scientific notation, so no digit is lost
+            print(f"{key}: {value:.6f}" if value == 0 or abs(value) >= 1e-3 else f"{key}: {value:.6e}")
     return 0

@@ -1,10 +1,12 @@
-"""Generate text with a trained character-level model, by sampling (temperature, top-k) or greedily.
+"""Generate text with a trained character-level model, by sampling (temperature, top-k) or greedily;
+or, for a mackey-glass run, --length values of its free run after the teacher, one a line.
 
 Sampling is the default: argmax decoding falls into loops like "the was the was".
 
 Examples:
     rnnzoo generate runs/charlm-lstm --prompt "Alice was" --length 400
     rnnzoo generate runs/charlm-lstm --temperature 0.5 --top-k 10 --seed 1
+    rnnzoo generate runs/mackey-glass-esn --length 200
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 from ..cli import int_range
 
 NAME = "generate"
-HELP = "sample text from a trained charlm run"
+HELP = "sample text from a trained charlm run; a mackey-glass run's free run"
 
 
 def configure(parser):
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a charlm run directory")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a charlm (or mackey-glass) run directory")
     parser.add_argument("--prompt", default="", help="text to start from")
     parser.add_argument("--length", type=int_range(1), default=300, help="characters to generate (300)")
     parser.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (0.8)")

@@ -1,20 +1,21 @@
 """Predict with a finished run from its saved files: two numbers for addition, a review's text
-for sentiment.
+for sentiment, the number of free-run steps for mackey-glass (default: the run's horizon).
 
 Examples:
     rnnzoo predict runs/addition-gru 173 62
     rnnzoo predict runs/sentiment-lstm "A moving, beautifully shot film."
+    rnnzoo predict runs/mackey-glass-esn 100
 """
 
 from __future__ import annotations
 
 NAME = "predict"
-HELP = "predict from inputs with a trained run (addition: two numbers; sentiment: a review)"
+HELP = "predict from inputs with a trained run (addition: two numbers; sentiment: a review; mackey-glass: steps)"
 
 
 def configure(parser):
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'rnnzoo train'")
-    parser.add_argument("inputs", metavar="INPUT", nargs="+", help="the task's input")
+    parser.add_argument("inputs", metavar="INPUT", nargs="*", help="the task's input (each task checks it)")
 
 
 def run(args):

@@ -9,6 +9,8 @@ Examples:
     rnnzoo train addition --model gru
     rnnzoo train charlm --epochs 1 --out runs/alice
     rnnzoo train sentiment --data ../aclImdb_v1.tar.gz --model lstm --hidden 128
+    rnnzoo train mackey-glass --model esn --units 1000   an echo state network, fitted in closed form
+                                                        (no Lightning; --hidden, --epochs... do not apply)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .. import registry
 from ..cli import CommandError, int_range
 
 NAME = "train"
-HELP = "train a model on a task (addition, sentiment, charlm)"
+HELP = "train a model on a task (addition, sentiment, charlm; mackey-glass: an ESN in closed form)"
 
 
 def _value(text: str):
@@ -54,6 +56,8 @@ def add_common(parser, task):
     g.add_argument("--dropout", type=float, default=d["dropout"], help="dropout between layers")
     g.add_argument("--recurrent-dropout", type=float, default=d["recurrent_dropout"],
                    help="variational dropout on the recurrent input")
+    g.add_argument("--io-dropout", type=float, default=d["io_dropout"],
+                   help="dropout on the model's input (after any embedding) and before its output layer")
     cells = parser.add_argument_group("cell options (those of --model; see 'rnnzoo models NAME')")
     for name, default in cell_option_names().items():
         flag = "--" + name.replace("_", "-")
@@ -88,12 +92,30 @@ def add_common(parser, task):
     io.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
 
 
+# what a closed-form task (fitted in one go, no backpropagation) still takes of the common options
+CLOSED_FORM_OPTIONS = ("help", "model", "seed", "threads", "data", "out", "config")
+
+
+def hide_backprop_options(parser, task) -> None:
+    """For a closed-form task: every common option but CLOSED_FORM_OPTIONS leaves the help and gets no
+    default, so `run` sees exactly those given (on the command line or in --config) and refuses them."""
+    parser.backprop_options = {}
+    for action in parser._actions:
+        if action.dest == "model":
+            action.help = f"model: {', '.join(task.models)} (fitted in closed form; default {action.default})"
+        elif action.dest not in CLOSED_FORM_OPTIONS:
+            action.default, action.help = argparse.SUPPRESS, argparse.SUPPRESS
+            parser.backprop_options[action.dest] = action.option_strings[0]
+
+
 def configure(parser):
     from ..train.tasks import TASKS
     sub = parser.add_subparsers(title="tasks", metavar="TASK", dest="task")
     for task in TASKS.values():
         p = sub.add_parser(task.name, help=task.description, description=task.description)
         add_common(p, task)
+        if task.closed_form:
+            hide_backprop_options(p, task)
         task.add_arguments(p.add_argument_group(f"{task.name} options"))
         p.set_defaults(run=run, parser=p)
 
@@ -114,7 +136,9 @@ def apply_config_file(args):
     defaults = vars(args.parser.parse_args([]))
     for key, value in values.items():
         key = key.replace("-", "_")
-        if key in cell_option_names():
+        if key in getattr(args.parser, "backprop_options", {}):  # a closed-form task: run refuses it
+            setattr(args, key, getattr(args, key, value))
+        elif key in cell_option_names():
             setattr(args, f"cell__{key}", getattr(args, f"cell__{key}", value))
         elif key not in defaults or key in ("config", "parser", "run"):
             raise CommandError(f"--config {path}: unknown option {key!r}")
@@ -123,9 +147,30 @@ def apply_config_file(args):
     return args
 
 
+def check_closed_form(args, task) -> None:
+    """--model among the task's own models; no backpropagation option (--hidden, --epochs, cell options)."""
+    given = [flag for dest, flag in args.parser.backprop_options.items() if dest in vars(args)]
+    given += ["--" + k[len("cell__"):].replace("_", "-") for k in vars(args) if k.startswith("cell__")]
+    given = list(dict.fromkeys(given))
+    if given:
+        raise CommandError(f"{', '.join(given)}: {'not an option' if len(given) == 1 else 'not options'} of task "
+                           f"{task.name!r}, which fits {'/'.join(task.models)} in closed form (no backpropagation); "
+                           f"see 'rnnzoo train {task.name} --help' for its options")
+    if args.model not in task.models:
+        raise CommandError(f"--model: task {task.name!r} fits {', '.join(task.models)} in closed form, "
+                           f"got {args.model!r}")
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.3e}"
+
+
 def run(args):
     from ..train import fit as training
+    from ..train.tasks import TASKS
     args = apply_config_file(args)
+    if TASKS[args.task].closed_form:
+        return run_closed_form(args, TASKS[args.task])
     try:
         entry = registry.get(args.model)
     except ValueError as e:
@@ -153,4 +198,24 @@ def run(args):
         print(f"plots: {', '.join(config['plots'])}")
         if config.get("summary"):
             print(config["summary"])
+    return 0
+
+
+def run_closed_form(args, task):
+    from ..train import fit as training
+    check_closed_form(args, task)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    args.out = args.out or os.path.join("runs", f"{args.task}-{args.model}")
+    try:
+        config = training.fit(args)
+    except (ValueError, TypeError, OSError) as e:
+        raise CommandError(str(e).splitlines()[0]) from None
+    figures = ", ".join(f"{k} {_number(v)}" for k, v in config["best"].items() if v is not None)
+    print(f"\nrun directory: {args.out}  ({figures}; fitted in closed form on {config['steps']} steps, "
+          f"{config['seconds']} s)")
+    print(f"plots: {', '.join(config['plots'])}")
+    if config.get("summary"):
+        print(config["summary"])
     return 0

@@ -101,8 +101,7 @@ def _sample(delta, c, length: int, rng: random.Random) -> str:
     """A uniformly random string of `length` among those counted by c, from the start state."""
     q, out = 0, []
     for r in range(length, 0, -1):
-        a, b = delta[q]
-        symbol = int(rng.randrange(c[r][q]) >= c[r - 1][a])
+        symbol = int(rng.randrange(c[r][q]) >= c[r - 1][delta[q][0]])
         out.append("01"[symbol])
         q = delta[q][symbol]
     return "".join(out)

@@ -21,6 +21,7 @@ from .model import SequenceModel
 from .tasks import get_task
 
 TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout", "recurrent_dropout",
+                 "io_dropout",
                  "epochs", "batch_size", "lr", "clip", "patience", "lr_schedule", "seed", "devices",
                  "strategy", "max_time", "threads")
 
@@ -44,14 +45,17 @@ def prepare_run_dir(out, resume: bool) -> Path:
 
 def fit(args) -> dict:
     """Train `args.task`; returns the finished run's config (also written to RUN_DIR/config.json)."""
+    task = get_task(args.task)
+    if task.closed_form:
+        return fit_closed_form(task, args)
     import lightning as L
 
-    task = get_task(args.task)
     L.seed_everything(args.seed, workers=True, verbose=False)
     data = task.setup(args)  # bad data fails here, before any run directory exists
     model_config = dict(cell=args.model, hidden_size=args.hidden, num_layers=args.layers,
                         bidirectional=args.bidirectional, merge=args.merge, dropout=args.dropout,
-                        recurrent_dropout=args.recurrent_dropout, cell_options=args.cell_options,
+                        recurrent_dropout=args.recurrent_dropout, io_dropout=args.io_dropout,
+                        cell_options=args.cell_options,
                         **task.model_config(args, data))
     model = SequenceModel(**model_config)
     # processes that Lightning's DDP launcher started re-run this command: the first one checks --out
@@ -120,6 +124,32 @@ def _fit(task, args, data, model, run_dir):
     return config
 
 
+def fit_closed_form(task, args) -> dict:
+    """A task fitted in closed form (no Lightning, no gradients): the task writes model.safetensors,
+    metrics.csv and plots/; config.json, with the files' hashes, is written last, as for trained runs."""
+    if getattr(args, "resume", False):
+        raise ValueError(f"--resume: task {task.name!r} is fitted in closed form in one go; there is nothing "
+                         "to resume")
+    torch.manual_seed(args.seed)
+    data = task.setup(args)  # bad options fail here, before any run directory exists
+    run_dir = prepare_run_dir(args.out, resume=False)
+    created = not run_dir.exists()
+    started = time.perf_counter()
+    try:
+        model, entries = task.fit_closed_form(args, data, run_dir)
+        if rundir.BEST not in entries.get("files", {}):
+            raise RuntimeError(f"task {task.name!r} wrote no {rundir.BEST} hash into its config")
+        config = {"rnnzoo": __version__, "task": task.name, "data": data, **entries,
+                  "seconds": round(time.perf_counter() - started, 1)}
+        rundir.write_config(run_dir, config)  # last: from now on the run is complete
+    except BaseException:
+        if created:
+            remove_incomplete(run_dir)
+        raise
+    config["summary"] = task.summary(model, config, run_dir)
+    return config
+
+
 def write_plots(task, model, config, run_dir) -> list[str]:
     """Loss and metric curves from metrics.csv, plus the task's own figure."""
     import csv
@@ -162,7 +192,7 @@ def load_run(run_dir, which: str = rundir.BEST):
     config = rundir.read_config(run_dir)
     task = get_task(config["task"])
     try:
-        model = build_model(config)
+        model = task.build_model(config)
     except (TypeError, ValueError) as e:
         raise rundir.RunError(f"{Path(run_dir) / rundir.CONFIG} describes a model rnnzoo cannot build: {e}")
     try:
@@ -176,6 +206,9 @@ def load_run(run_dir, which: str = rundir.BEST):
 def evaluate(run_dir, data_path=None, **options) -> dict:
     """The task's validation metrics of a finished run, computed as during training."""
     task, model, config = load_run(run_dir)
+    if task.closed_form:
+        metrics = task.evaluate_run(model, config, data_path, **options)
+        return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
     sums: dict[str, float] = {}
 
     class Holder:  # what task.step expects of the training module

@@ -24,13 +24,13 @@ class SequenceModel(nn.Module):
         pool: "none" (a prediction per step), "last" (the last real step; a bidirectional layer's
             backward half is read at step 0, where it has seen the whole sequence), "mean" or "max"
             (over real steps)
-        embed_dropout: dropout on the embedded input / on the recurrent output before the head
+        io_dropout: dropout on the input (after the embedding) and on the recurrent output before the head
     """
 
     def __init__(self, cell: str, hidden_size: int, output_size: int, input_size: int = 0,
                  vocab_size: int = 0, embed_dim: int = 0, num_layers: int = 1,
                  bidirectional: bool = False, merge: str = "concat", dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, pool: str = "none", embed_dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, pool: str = "none", io_dropout: float = 0.0,
                  pad: bool = False, cell_options: dict | None = None):
         super().__init__()
         if pool not in ("none", "last", "mean", "max"):
@@ -39,12 +39,12 @@ class SequenceModel(nn.Module):
                             input_size=input_size, vocab_size=vocab_size, embed_dim=embed_dim,
                             num_layers=num_layers, bidirectional=bidirectional, merge=merge,
                             dropout=dropout, recurrent_dropout=recurrent_dropout, pool=pool,
-                            embed_dropout=embed_dropout, pad=pad, cell_options=dict(cell_options or {}))
+                            io_dropout=io_dropout, pad=pad, cell_options=dict(cell_options or {}))
         self.pool = pool
         if vocab_size:
             self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0 if pad else None)
             input_size = embed_dim
-        self.drop = nn.Dropout(embed_dropout)
+        self.drop = nn.Dropout(io_dropout)
         self.rnn = Recurrent(cell, input_size, hidden_size, num_layers=num_layers,
                              bidirectional=bidirectional, merge=merge, dropout=dropout,
                              recurrent_dropout=recurrent_dropout, batch_first=True,

@@ -3,9 +3,10 @@
 from .addition import Addition
 from .base import Task
 from .charlm import CharLM
+from .mackey_glass import MackeyGlass
 from .sentiment import Sentiment
 
-TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM())}
+TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM(), MackeyGlass())}
 
 
 def get_task(name: str) -> Task:

@@ -17,9 +17,14 @@ class Task:
     mode = "max"
     stateful = False          # carries state across batches (truncated BPTT over a stream)
     pool = "last"             # how SequenceModel reads the recurrent output
+    # closed_form: the model is fitted in one go by `fit_closed_form` (e.g. an echo state network's
+    # ridge readout), not trained by Lightning; `rnnzoo train` then refuses the backpropagation options
+    closed_form = False
+    models: tuple[str, ...] | None = None  # the --model names the task takes; None: the registry's cells
     # defaults for the shared options (train's --hidden, --layers, ...), overridable per task
     defaults = dict(model="lstm", hidden=64, layers=1, epochs=10, batch_size=32, lr=1e-3,
-                    clip=1.0, patience=3, dropout=0.0, recurrent_dropout=0.0, lr_schedule="plateau")
+                    clip=1.0, patience=3, dropout=0.0, recurrent_dropout=0.0, io_dropout=0.0,
+                    lr_schedule="plateau")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Task-specific options of `rnnzoo train TASK`."""
@@ -48,7 +53,24 @@ class Task:
     def metrics_from_sums(self, sums: dict) -> dict:
         raise NotImplementedError
 
+    # --- closed-form tasks (closed_form = True) -----------------------------------------------
+    def fit_closed_form(self, args, data: dict, run_dir):
+        """Fit the model and write its files into run_dir: model.safetensors (rnnzoo.train.run.save_weights),
+        metrics.csv and plots/*.png. Returns (model, config entries): "model" (what `build_model`
+        takes), "training", "best", "steps", "plots" and "files" ({file name: SHA-256}); `fit` adds
+        the rest and writes config.json last."""
+        raise NotImplementedError
+
+    def evaluate_run(self, model, config: dict, data_path: str | None, **options) -> dict:
+        """Closed-form tasks: the run's figures recomputed from the loaded model and config.json."""
+        raise NotImplementedError
+
     # --- after training -----------------------------------------------------------------------
+    def build_model(self, config: dict):
+        """The untrained model that config.json describes; `load_run` then loads its weights."""
+        from ..model import SequenceModel
+        return SequenceModel(**config["model"])
+
     def evaluation_loader(self, config: dict, data_path: str | None):
         """The validation loader rebuilt from config.json (and --data when given)."""
         raise NotImplementedError

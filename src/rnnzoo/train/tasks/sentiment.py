@@ -64,7 +64,10 @@ class Sentiment(Task):
     data_help = ("the aclImdb folder, its .tar.gz, or a CSV/TSV with text and label columns; "
                  "--download fetches the official archive into ~/.cache/rnnzoo")
     monitor, mode, pool = "val_accuracy", "max", "last"
-    defaults = dict(Task.defaults, hidden=128, epochs=6, batch_size=64, lr=2e-3, patience=2)
+    # dropout on the embedded words and before the output, and max-pooling over the review's steps:
+    # without them the LSTM overfits IMDB after two epochs (val 83.8% -> 81.4%, test 81.3%)
+    defaults = dict(Task.defaults, hidden=128, epochs=10, batch_size=64, lr=2e-3, patience=3,
+                    io_dropout=0.4)
 
     def add_arguments(self, parser):
         parser.add_argument("--max-words", type=int, default=80,
@@ -72,8 +75,8 @@ class Sentiment(Task):
         parser.add_argument("--cap", type=int, default=400, help="with --max-words 0: at most N words")
         parser.add_argument("--vocab-size", type=int, default=20000, help="words in the vocabulary")
         parser.add_argument("--embed", type=int, default=128, help="word embedding size (128)")
-        parser.add_argument("--pool", choices=["last", "mean", "max"], default="last",
-                            help="how the review's outputs become one vector (last)")
+        parser.add_argument("--pool", choices=["last", "mean", "max"], default="max",
+                            help="how the review's outputs become one vector (max over real steps)")
         parser.add_argument("--limit", type=int, default=0, help="use only N reviews per split (tests)")
         parser.add_argument("--text-column", default="text", help="CSV/TSV text column (text)")
         parser.add_argument("--label-column", default="label", help="CSV/TSV label column (label)")
@@ -117,7 +120,7 @@ class Sentiment(Task):
         return [reviews[i] for i in order[cut:]], [reviews[i] for i in order[:cut]]
 
     def model_config(self, args, data):
-        return {"vocab_size": len(data["vocab"]["words"]), "embed_dim": args.embed, "output_size": 1,
+        return {"vocab_size": len(imdb.WordVocab.from_dict(data["vocab"])), "embed_dim": args.embed, "output_size": 1,
                 "pool": args.pool, "pad": True}
 
     def _encoded(self, reviews, data):
