@@ -27,8 +27,10 @@ class CharLM(Task):
     description = "character-level language model (stateful truncated BPTT); generates text"
     data_help = "a UTF-8 text file; default: Alice's Adventures in Wonderland, shipped with rnnzoo"
     monitor, mode, pool, stateful = "val_loss", "min", "none", True
-    defaults = dict(Task.defaults, hidden=256, layers=2, epochs=20, batch_size=32, lr=2e-3,
-                    dropout=0.2, patience=3)
+    # dropout between the layers, on the embedded characters and before the output: Alice is small
+    # (136k training characters) and without it a 2x256 LSTM stops improving at ~1.45 nats/char
+    defaults = dict(Task.defaults, hidden=256, layers=2, epochs=60, batch_size=32, lr=2e-3,
+                    dropout=0.3, io_dropout=0.3, patience=5)
 
     def add_arguments(self, parser):
         parser.add_argument("--bptt", type=int, default=100, help="characters per update (100)")
@@ -141,7 +143,7 @@ class CharLM(Task):
         return ["surprise.png"]
 
     def summary(self, model, config, run_dir):
-        sample = self.generate(model, config, "Alice " if "A" in config["data"]["vocab"]["chars"] else "",
-                               300, temperature=0.8, seed=0)
+        prompt = "Alice " if set("Alice ") <= set(config["data"]["vocab"]["chars"]) else ""
+        sample = self.generate(model, config, prompt, 300, temperature=0.8, seed=0)
         (run_dir / "sample.txt").write_text(sample + "\n", encoding="utf-8")
         return "sample (temperature 0.8):\n" + sample

@@ -80,6 +80,8 @@ class Sentiment(Task):
         parser.add_argument("--limit", type=int, default=0, help="use only N reviews per split (tests)")
         parser.add_argument("--text-column", default="text", help="CSV/TSV text column (text)")
         parser.add_argument("--label-column", default="label", help="CSV/TSV label column (label)")
+        parser.add_argument("--punctuation", action="store_true",
+                            help="keep punctuation marks as tokens (default: words only, as Keras' IMDB)")
         parser.add_argument("--download", action="store_true",
                             help="download the official IMDB archive when --data is not given")
 
@@ -100,14 +102,21 @@ class Sentiment(Task):
     def _reviews(self, data, split):
         reviews = imdb.load_imdb(data["path"], split=split, limit=data["limit"] or None,
                                  text_column=data["text_column"], label_column=data["label_column"])
-        return [(imdb.tokenize(text), label) for text, label in reviews]
+        return [(self._tokens(text, data), label) for text, label in reviews]
+
+    @staticmethod
+    def _tokens(text, data):
+        """Words of a review; punctuation only with --punctuation, so "80 words" means words (Keras)."""
+        tokens = imdb.tokenize(text)
+        return tokens if data.get("punctuation") else [t for t in tokens if t[0].isalnum() or t[0] == "_"]
 
     def setup(self, args):
         if args.max_words < 0 or args.cap < 1 or args.vocab_size < 3:
             raise ValueError("--max-words must be >= 0, --cap >= 1 and --vocab-size >= 3")
         data = {"path": self._path(args.data, args.download), "limit": args.limit,
                 "max_words": args.max_words or args.cap, "vocab_size": args.vocab_size, "seed": args.seed,
-                "text_column": args.text_column, "label_column": args.label_column}
+                "text_column": args.text_column, "label_column": args.label_column,
+                "punctuation": args.punctuation}
         train = self._reviews(data, "train")
         train_part, _ = self._split(train, args.seed)
         vocab = imdb.WordVocab.build([tokens for tokens, _ in train_part], max_size=args.vocab_size)
@@ -184,7 +193,7 @@ class Sentiment(Task):
         if not inputs:
             raise ValueError("predict needs a review's text")
         vocab = imdb.WordVocab.from_dict(config["data"]["vocab"])
-        ids = vocab.encode(imdb.tokenize(" ".join(inputs)), max_words=config["data"]["max_words"],
+        ids = vocab.encode(self._tokens(" ".join(inputs), config["data"]), max_words=config["data"]["max_words"],
                            keep="last")
         x = torch.as_tensor(ids if len(ids) else [1], dtype=torch.long)[None]
         with torch.no_grad():
