@@ -206,3 +206,12 @@ def test_state_of_wrong_structure_is_named():
         layer(x, state="zeros")
     with pytest.raises(ValueError, match="lengths must be None when x is a PackedSequence"):
         layer(pack_padded_sequence(x, [2]), lengths=[2])
+
+
+def test_finite_check_accepts_huge_finite_values_whose_sum_overflows():
+    layer = rnnzoo.Elman(2, 3)
+    x = torch.full((4, 1, 2), 3e38)  # finite, but their float32 sum is inf
+    assert layer(x)[0].shape == (4, 1, 3)
+    x[2, 0, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        layer(x)
