@@ -3,8 +3,11 @@
 For each size (N, L, H_in, H), in float32 and in one process, it measures
   - the baselines torch.nn.LSTM, nn.GRU and nn.RNN (tanh), time-major input (L, N, H_in);
   - every (name, variant) of rnnzoo.registry.entries(), as Recurrent(name, H_in, H, **variant);
-    "path" is "fused" when the layer runs torch's kernel (fused_eligible(training=True)), else "loop";
-    a configuration that runs fused gets a second row forced onto the generic loop (layer.fused = False).
+    "path" is "fused" when the layer runs torch's kernel (fused_eligible(training=True)), "engine" when
+    its generic path runs the cell's sequence engine (rnnzoo.engine: engine_ineligible_reason() is None)
+    and "loop" for the per-step loop. A configuration that runs fused gets further rows forced onto the
+    generic path (layer.fused = False): "engine" where there is one, and always "loop"
+    (layer.engine = "loop"), so each table holds the before (loop) and after (engine) of every cell.
 Columns: fwd ms = forward in training mode, autograd on, as in training; train ms = forward + backward
 of output.sum() + the sums of the final state; each the median of --repeats after --warmup.
 xLSTM = time(nn.LSTM) / time(row): 2.00x is twice as fast as nn.LSTM, 0.50x half as fast; xown: the
@@ -143,10 +146,13 @@ def configurations(size, args):
                 continue
             x = torch.randn(L, N, c_in, *entry.spatial)
             fused = layer.fused_eligible(training=not args.inference, dtype=x.dtype)
-            yield entry, variant, "fused" if fused else "loop", layer, x
             if fused:
+                yield entry, variant, "fused", layer, x
                 layer.fused = False
-                yield entry, variant, "loop", layer, x
+            if layer.engine_ineligible_reason(dtype=x.dtype) is None:
+                yield entry, variant, "engine", layer, x
+            layer.engine = "loop"
+            yield entry, variant, "loop", layer, x
 
 
 def rows_for_size(size, args) -> list[dict]:

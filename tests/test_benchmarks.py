@@ -1,5 +1,6 @@
 """benchmarks/cells.py runs end to end at tiny sizes: one row per registered (name, variant), plus the
-torch baselines and the forced-loop rows of fused configurations. No test here asserts a time or a ratio
+torch baselines, the engine rows of configurations with a sequence engine and the forced-loop rows of
+fused or engine configurations. No test here asserts a time or a ratio
 beyond its being a positive finite number."""
 
 import importlib.util
@@ -45,11 +46,13 @@ def test_every_registered_configuration_gets_a_row(bench, capsys, tmp_path):
     for entry in registry.entries():
         for variant, options in entry.variants.items():
             paths = [r["path"] for r in rows if (r["name"], r["variant"]) == (entry.name, variant)]
-            fused = Recurrent(entry.name, 4, 8, **options).fused_eligible(training=True)
-            assert paths == (["fused", "loop"] if fused else ["loop"]), (entry.name, variant, paths)
+            layer = Recurrent(entry.name, 4, 8, **options)
+            fused = layer.fused_eligible(training=True)
+            engine = layer.engine_ineligible_reason() is None
+            assert paths == ["fused"] * fused + ["engine"] * engine + ["loop"], (entry.name, variant, paths)
             assert f"{entry.name} " in printed and f" {variant} " in printed
     expected = len(BASELINE_NAMES) + sum(len(e.variants) for e in registry.entries())
-    assert len(rows) == expected + sum(r["path"] == "fused" for r in rows)
+    assert len(rows) == expected + sum(r["path"] in ("fused", "engine") for r in rows)
 
     for row in rows:
         assert "error" not in row, row

@@ -15,12 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from . import engine as sequence_engine
 from . import fused as fused_kernels
 from . import registry
 from .cells.base import Cell
 from .checks import check_input, check_lengths, check_state, check_step_inputs
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+ENGINES = ("auto", "fast", "loop")
 
 
 class Recurrent(nn.Module):
@@ -47,6 +49,12 @@ class Recurrent(nn.Module):
             (num_layers * D, N, ...), as in torch.
         fused: "auto" runs torch's fused kernel when `fused_eligible()` holds and the generic loop
             otherwise; True insists on the kernel (an error when it cannot apply); False never uses it.
+        engine: how the generic (non-fused) path runs. "auto" runs the cell's sequence engine
+            (rnnzoo.engine: the whole sequence in one autograd Function with a hand-written backward;
+            lstm, gru, elman, jordan) when `engine_ineligible_reason()` is None and the per-step loop
+            otherwise; "fast" insists on the engine (an error when it cannot apply); "loop" always
+            runs the per-step loop, the reference. The engine's backward is first-order only:
+            create_graph=True (double backward, gradient penalties) needs engine="loop".
         **cell_options: options of the cell, e.g. peephole=True for "lstm" (see the cell's docstring).
 
     Call: `output, state = layer(x, state=None, lengths=None, **step_inputs)`
@@ -73,7 +81,7 @@ class Recurrent(nn.Module):
     def __init__(self, cell, input_size: int, hidden_size: int, num_layers: int = 1,
                  bidirectional: bool = False, merge: str = "concat", dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, batch_first: bool = False, fused="auto",
-                 **cell_options):
+                 engine: str = "auto", **cell_options):
         super().__init__()
         cell_cls = self._cell_class(cell)
         self._check_options(cell_cls, cell_options)
@@ -86,6 +94,9 @@ class Recurrent(nn.Module):
                 raise ValueError(f"{name} must be a float in [0, 1), got {p!r}")
         if fused not in ("auto", True, False):
             raise ValueError(f"fused must be 'auto', True or False, got {fused!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+        self.engine = engine
         self.cell_name = getattr(cell_cls, "registry_name", cell_cls.__name__)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bidirectional, self.merge, self.batch_first = bool(bidirectional), merge, bool(batch_first)
@@ -103,6 +114,9 @@ class Recurrent(nn.Module):
         if fused is True and not self.fused_eligible(training=False):
             raise ValueError(f"fused=True, but this layer cannot run on torch's fused kernel: "
                              f"{self.fused_ineligible_reason(training=False)}")
+        if engine == "fast" and self.engine_ineligible_reason() is not None:
+            raise ValueError(f"engine='fast', but this layer has no sequence engine: "
+                             f"{self.engine_ineligible_reason()}")
 
     # --- construction helpers -------------------------------------------------------------------
     @staticmethod
@@ -142,6 +156,31 @@ class Recurrent(nn.Module):
 
     def fused_eligible(self, training: bool | None = None, dtype=None) -> bool:
         return self.fused_ineligible_reason(training, dtype) is None
+
+    # --- sequence-engine eligibility ----------------------------------------------------------
+    def engine_ineligible_reason(self, dtype=None, step_inputs=()) -> str | None:
+        """Why the generic path cannot run on a sequence engine (rnnzoo.engine), or None when it can.
+
+        Conditions: the cell's exact class has an engine (lstm with any option, gru, elman, jordan)
+        or the cell defines `run_sequence`; no per-step inputs; x is float32 or float64. A call also
+        falls back to the loop under autocast and inside torch.func transforms.
+        """
+        for cell in self.cells:
+            reason = sequence_engine.ineligible_reason(cell, dtype, step_inputs)
+            if reason is not None:
+                return reason
+        return None
+
+    def _sequence_runner(self, cell, dtype, step_inputs, device_type=None):
+        """The engine's runner for `cell` in this call, or None for the per-step loop."""
+        if self.engine == "loop":
+            return None
+        reason = sequence_engine.ineligible_reason(cell, dtype, step_inputs, device_type)
+        if reason is None:
+            return sequence_engine.runner(cell)
+        if self.engine == "fast":
+            raise ValueError(f"engine='fast', but this call cannot use the sequence engine: {reason}")
+        return None
 
     # --- forward ------------------------------------------------------------------------------
     def forward(self, x, state=None, lengths=None, **step_inputs):
@@ -207,11 +246,10 @@ class Recurrent(nn.Module):
         return x, finals
 
     def _run_cell(self, cell, x, state, lengths, step_inputs):
-        """The time loop for one cell over time-major x (L, N, ...)."""
-        xs = cell.project(x, **step_inputs)
-        # unbind once: indexing xs[t] inside the loop would make backward allocate a full-size
-        # gradient of xs at every step (quadratic in L)
-        xs = list(zip(*(v.unbind(0) for v in xs))) if isinstance(xs, tuple) else xs.unbind(0)
+        """The time loop for one cell over time-major x (L, N, ...): the cell's sequence engine when
+        `_sequence_runner` gives one, else the per-step loop below (the reference)."""
+        run = self._sequence_runner(cell, x.dtype, step_inputs, x.device.type)
+        xs = cell.project(x, **step_inputs) if run is None else run.project(cell, x, **step_inputs)
         rec_mask = None
         if self.recurrent_dropout > 0 and self.training:
             keep = 1.0 - self.recurrent_dropout
@@ -222,6 +260,11 @@ class Recurrent(nn.Module):
         # Steps before the shortest sequence ends need no mask; later ones keep padded rows as they were.
         full = L if lengths is None else int(lengths.min())
         valid = None if lengths is None else torch.arange(L, device=x.device)[:, None] < lengths[None, :]
+        if run is not None:
+            return run.run(cell, xs, state, valid, rec_mask)
+        # unbind once: indexing xs[t] inside the loop would make backward allocate a full-size
+        # gradient of xs at every step (quadratic in L)
+        xs = list(zip(*(v.unbind(0) for v in xs))) if isinstance(xs, tuple) else xs.unbind(0)
         ys = []
         for t in range(L):
             y, new = cell.step(xs[t], state, rec_mask)
@@ -263,7 +306,7 @@ class Recurrent(nn.Module):
         parts = [repr(self.cell_name), str(self.input_size), str(self.hidden_size)]
         for name, default in (("num_layers", 1), ("bidirectional", False), ("merge", "concat"),
                               ("dropout", 0.0), ("recurrent_dropout", 0.0), ("batch_first", False),
-                              ("fused", "auto")):
+                              ("fused", "auto"), ("engine", "auto")):
             value = getattr(self, name)
             if value != default:
                 parts.append(f"{name}={value!r}")
@@ -277,9 +320,10 @@ class NamedRecurrent(Recurrent):
     _cell = ""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bidirectional=False, merge="concat",
-                 dropout=0.0, recurrent_dropout=0.0, batch_first=False, fused="auto", **cell_options):
+                 dropout=0.0, recurrent_dropout=0.0, batch_first=False, fused="auto", engine="auto",
+                 **cell_options):
         super().__init__(self._cell, input_size, hidden_size, num_layers, bidirectional, merge,
-                         dropout, recurrent_dropout, batch_first, fused, **cell_options)
+                         dropout, recurrent_dropout, batch_first, fused, engine, **cell_options)
 
 
 def _reverse(x, lengths):

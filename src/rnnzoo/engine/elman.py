@@ -1,0 +1,99 @@
+"""Sequence engine for ElmanCell (tanh or relu), with recurrent-dropout masks.
+Equations: rnnzoo.cells.elman.ElmanCell, h' = act(xp + W_hh h_rec).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import (
+    activate,
+    activation_grad,
+    first_full,
+    first_order,
+    flat,
+    masked_grad,
+    masked_output,
+    needs_grad,
+    step_masks,
+    with_prev,
+)
+from .linalg import Right, gram, gram_layout, linear
+
+
+def cell_reason(cell):
+    return None
+
+
+def project(cell, x):
+    return linear(x, cell.weight_ih, cell.bias)  # = cell.project(x)
+
+
+def _forward(xp, h0, W, mask, valid, act):
+    L, N, H = xp.shape
+    Y = xp.new_empty((L, N, H))
+    Ys, xps, Wm = Y.unbind(0), xp.unbind(0), Right(W, N)
+    hr_buf = xp.new_empty((N, H)) if mask is not None else None
+    m1 = xp.new_full((), -1.0)
+    full, (vm, _) = first_full(valid, L), step_masks(valid, xp.dtype)
+    h = h0
+    hr = h if mask is None else torch.mul(h, mask, out=hr_buf)
+    for t in range(L):
+        hn = activate(act, Wm.add(xps[t], hr), Ys[t], m1)
+        if t >= full:
+            torch.where(vm[t], hn, h, out=hn)
+        h = hn
+        hr = h if mask is None else torch.mul(h, mask, out=hr_buf)
+    return Y
+
+
+class ElmanSequence(torch.autograd.Function):
+    """(xp, h0, W_hh, mask, valid, activation) -> (y (L, N, H), h_T)."""
+
+    @staticmethod
+    def forward(ctx, xp, h0, W, mask, valid, act):
+        Y = _forward(xp, h0, W, mask, valid, act)
+        ctx.save_for_backward(h0, W, mask, valid, Y)
+        ctx.act = act
+        return masked_output(Y, valid), Y[-1].clone()
+
+    @staticmethod
+    @first_order
+    def backward(ctx, dy, dhT):
+        h0, W, mask, valid, Y = ctx.saved_tensors
+        L, N, H = Y.shape
+        dY = masked_grad(dy, valid)
+        K = activation_grad(ctx.act, Y)
+        if valid is not None:
+            K = torch.where(valid.unsqueeze(-1), K, 0)
+        dX = Y.new_empty((L, N, H))
+        dXs, dYs, Ks = dX.unbind(0), dY.unbind(0), K.unbind(0)
+        full, (_, inv) = first_full(valid, L), step_masks(valid, Y.dtype)
+        WT = Right(W.t(), N)
+        dh = dYs[L - 1] + dhT
+        for t in range(L - 1, -1, -1):
+            dx = torch.mul(dh, Ks[t], out=dXs[t])
+            if mask is None:
+                dh_new = WT.add(dYs[t - 1], dx) if t else WT(dx)
+            else:
+                dh_new = WT(dx).mul_(mask)
+                if t:
+                    dh_new.add_(dYs[t - 1])
+            if t >= full:
+                dh_new.addcmul_(dh, inv[t])  # a padded step held the state: its gradient passes through
+            dh = dh_new
+        hprev = with_prev(h0, Y)
+        if mask is not None:
+            hprev.mul_(mask)
+        dX = gram_layout(dX, H)  # one transposed copy for both weight gradients (W_hh here, W_ih later)
+        return dX, dh, gram(flat(dX), flat(hprev)), None, None, None
+
+
+def run(cell, xs, state, valid, rec_mask):
+    h0 = state[0]
+    mask = None if rec_mask is None else rec_mask[0]
+    if needs_grad(xs, h0, cell.weight_hh):
+        y, h = ElmanSequence.apply(xs, h0, cell.weight_hh, mask, valid, cell.activation)
+        return y, (h,)
+    Y = _forward(xs, h0, cell.weight_hh, mask, valid, cell.activation)
+    return masked_output(Y, valid), (Y[-1],)

@@ -1,0 +1,345 @@
+"""The sequence engines (rnnzoo.engine): gradcheck of every hand-written backward with every option,
+parity with the per-step loop, masks and recurrent dropout, engine selection, fallback and errors."""
+
+import pytest
+import torch
+from conftest import as_tuple
+from torch import nn
+from torch.func import functional_call
+
+import rnnzoo
+from rnnzoo import engine
+from rnnzoo.engine import linalg, lstm_backward
+from rnnzoo.engine.lstm import gate_scale
+
+LSTM_OPTIONS = {
+    "plain": {}, "peephole": {"peephole": True}, "coupled": {"coupled": True},
+    "layer_norm": {"layer_norm": True}, "proj_size": {"proj_size": 2},
+    "peephole+coupled": {"peephole": True, "coupled": True},
+    "peephole+layer_norm+proj": {"peephole": True, "layer_norm": True, "proj_size": 2},
+    "all": {"peephole": True, "coupled": True, "layer_norm": True, "proj_size": 2},
+}
+CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
+         + [("gru", "reset_after", {}), ("gru", "reset_before", {"reset_after": False}),
+            ("elman", "tanh", {}), ("elman", "relu", {"activation": "relu"}),
+            ("jordan", "tanh", {}), ("jordan", "relu+sigmoid+output_size",
+                                     {"activation": "relu", "output_activation": "sigmoid", "output_size": 2}),
+            ("jordan", "identity+tanh", {"activation": "identity"})])
+IDS = [f"{name}:{label}" for name, label, _ in CASES]
+
+
+def randomise(module, scale=0.5, seed=0):
+    """Random parameters (peephole, LayerNorm and biases included, which start at 0 or 1)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * scale)
+    return module
+
+
+class _Run(nn.Module):
+    """Calls one engine's runner on a cell, so functional_call can swap the cell's parameters."""
+
+    def __init__(self, cell):
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, xs, state, valid, mask):
+        return engine.runner(self.cell).run(self.cell, xs, state, valid, mask)
+
+
+def _direct_inputs(cell, L, N, padded, dropout, dtype=torch.float64):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(L, N, cell.input_size, dtype=dtype, generator=g)
+    xs = engine.runner(cell).project(cell, x).detach()
+    state = tuple(torch.randn(s.shape, dtype=dtype, generator=g) * 0.5 for s in cell.init_state(x))
+    valid = torch.arange(L)[:, None] < torch.tensor([L, 2, L - 1][:N])[None, :] if padded else None
+    mask = None
+    if dropout:
+        mask = tuple((torch.rand(s.shape, generator=g, dtype=dtype) > 0.3).to(dtype) / 0.7
+                     if j in cell.recurrent_inputs else None for j, s in enumerate(state))
+    return xs, state, valid, mask
+
+
+# --- gradcheck of each autograd Function (float64), every option ---------------------------------
+
+@pytest.mark.parametrize("padded", [False, True], ids=["full", "padded"])
+@pytest.mark.parametrize("dropout", [False, True], ids=["no_mask", "rec_mask"])
+@pytest.mark.parametrize("name,label,options", CASES, ids=IDS)
+def test_gradcheck_float64_of_the_sequence_function(name, label, options, padded, dropout, monkeypatch):
+    monkeypatch.setattr(lstm_backward, "CHUNK_NUMBERS", 1)  # backward in chunks of one step
+    monkeypatch.setattr(engine, "TANH_BY_SIGMOID", 0)  # tanh as 2 σ(2 v) - 1 at every size
+    cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
+    run = _Run(cell)
+    xs, state, valid, mask = _direct_inputs(cell, L=4, N=3, padded=padded, dropout=dropout)
+    names = [n for n, _ in run.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
+
+    def f(xs, *flat):
+        st, ps = flat[:len(state)], flat[len(state):]
+        y, final = functional_call(run, dict(zip(names, ps)), (xs, st, valid, mask))
+        return (y, *final)
+
+    inputs = (xs.requires_grad_(), *(s.requires_grad_() for s in state), *params)
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name,label,options", CASES, ids=IDS)
+def test_gradcheck_through_recurrent_bidirectional_padded_with_recurrent_dropout(name, label, options):
+    layer = rnnzoo.Recurrent(name, 3, 3, num_layers=2, bidirectional=True, recurrent_dropout=0.3,
+                             fused=False, engine="fast", **options).double()
+    randomise(layer)
+    x = torch.randn(4, 3, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 2, 3])
+    names = [n for n, _ in layer.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for _, p in layer.named_parameters())
+
+    def f(x, *ps):
+        torch.manual_seed(7)  # the same dropout masks at every evaluation
+        y, final = functional_call(layer, dict(zip(names, ps)), (x,), {"lengths": lengths})
+        return (y, *as_tuple(final))
+
+    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
+
+
+# --- parity with the per-step loop (float32) --------------------------------------------------
+
+@pytest.fixture(params=["mkl", "onednn"])
+def products(request, monkeypatch):
+    """Run the engines' matrix products on torch.mm (and tanh on torch.tanh), or the fast paths at
+    every size: oneDNN products and tanh as 2 σ(2 v) - 1."""
+    if request.param == "mkl":
+        monkeypatch.setattr(linalg, "use_onednn", False)
+        monkeypatch.setattr(engine, "TANH_BY_SIGMOID", 1 << 62)
+    else:
+        if not linalg.available():
+            pytest.skip("oneDNN products are not available in this torch build")
+        monkeypatch.setattr(linalg, "STEP_MACS", 0)
+        monkeypatch.setattr(linalg, "GRAM_SIZE", 0)
+        monkeypatch.setattr(engine, "TANH_BY_SIGMOID", 0)
+    return request.param
+
+
+def _outputs_and_grads(layer, x, lengths, seed=3):
+    torch.manual_seed(seed)
+    y, state = layer(x, lengths=lengths)
+    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed))
+    loss = (y * weights).sum() + sum((s * s).sum() for s in as_tuple(state))
+    grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+    return (y, *as_tuple(state)), grads
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train+recurrent_dropout"])
+@pytest.mark.parametrize("name,label,options", CASES, ids=IDS)
+def test_engine_matches_the_step_loop_in_float32(name, label, options, training, products, monkeypatch):
+    monkeypatch.setattr(lstm_backward, "CHUNK_NUMBERS", 7 * 4 * 64)  # LSTM backward in chunks of 7 steps
+    torch.manual_seed(0)
+    if options.get("proj_size"):
+        options = {**options, "proj_size": 6}
+    layer = rnnzoo.Recurrent(name, 5, 16, bidirectional=True, recurrent_dropout=0.25, fused=False,
+                             **options).train(training)
+    randomise(layer, scale=0.3)
+    x = torch.randn(30, 4, 5, requires_grad=True)
+    lengths = torch.tensor([30, 17, 1, 29])
+    layer.engine = "loop"
+    ref, ref_grads = _outputs_and_grads(layer, x, lengths)
+    layer.engine = "fast"
+    out, grads = _outputs_and_grads(layer, x, lengths)
+    for a, b in zip(out, ref):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    for a, b in zip(grads, ref_grads):  # sums over all steps: float32 rounding grows with L * N
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    assert torch.all(out[0][lengths[2]:, 2] == 0), "padded steps must output zeros"
+
+
+@pytest.mark.parametrize("name,label,options", CASES, ids=IDS)
+def test_inference_path_equals_training_path(name, label, options):
+    layer = randomise(rnnzoo.Recurrent(name, 3, 8, engine="fast", fused=False, **options), 0.3)
+    x = torch.randn(7, 2, 3)
+    y, state = layer(x, lengths=[7, 4])
+    with torch.inference_mode():
+        y_inf, state_inf = layer(x, lengths=[7, 4])
+    torch.testing.assert_close(y_inf, y.detach(), atol=0, rtol=0)
+    for a, b in zip(as_tuple(state_inf), as_tuple(state)):
+        torch.testing.assert_close(a, b.detach(), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name,label,options", CASES, ids=IDS)
+def test_engine_projection_equals_the_cells_own(name, label, options, products):
+    cell = randomise(rnnzoo.Recurrent(name, 5, 16, **options).cells[0], 0.3)
+    x = torch.randn(9, 4, 5)
+    expected = cell.project(x)
+    if name == "lstm":  # the LSTM engine's layout doubles the g block (one sigmoid for every gate)
+        expected = expected * gate_scale(cell, expected)
+    torch.testing.assert_close(engine.runner(cell).project(cell, x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_onednn_linear_gradients_match_torch(monkeypatch):
+    if not linalg.available():
+        pytest.skip("oneDNN products are not available in this torch build")
+    monkeypatch.setattr(linalg, "STEP_MACS", 0)
+    monkeypatch.setattr(linalg, "GRAM_SIZE", 0)
+    x = torch.randn(6, 5, 7, requires_grad=True)
+    W, b = torch.randn(9, 7, requires_grad=True), torch.randn(9, requires_grad=True)
+    dy = torch.randn(6, 5, 9)
+    got = torch.autograd.grad((linalg.linear(x, W, b) * dy).sum(), (x, W, b))
+    want = torch.autograd.grad((torch.nn.functional.linear(x, W, b) * dy).sum(), (x, W, b))
+    for a, b_ in zip(got, want):
+        torch.testing.assert_close(a, b_, atol=1e-5, rtol=1e-5)
+
+
+# --- recurrent dropout --------------------------------------------------------------------------
+
+def test_engine_keeps_one_recurrent_dropout_mask_per_sequence():
+    """As the loop's test: W_hh = I and no input, so a unit dropped once stays dropped."""
+    layer = rnnzoo.Elman(1, 64, recurrent_dropout=0.5, engine="fast", fused=False).train()
+    with torch.no_grad():
+        cell = layer.cells[0]
+        cell.weight_ih.zero_()
+        cell.weight_hh.copy_(torch.eye(64))
+        cell.bias.zero_()
+    y, _ = layer(torch.zeros(4, 1, 1), state=torch.ones(1, 1, 64))
+    dead = y[0, 0] == 0
+    assert 5 < int(dead.sum()) < 59
+    for t in range(1, 4):
+        assert torch.equal(y[t, 0] == 0, dead)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "elman", "jordan"])
+def test_recurrent_dropout_is_applied_in_training_only(name):
+    layer = rnnzoo.Recurrent(name, 3, 8, recurrent_dropout=0.5, engine="fast", fused=False)
+    x = torch.randn(6, 2, 3)
+    layer.eval()
+    y_eval = layer(x)[0]
+    layer.train()
+    assert not torch.allclose(layer(x)[0], y_eval)
+    plain = rnnzoo.Recurrent(name, 3, 8, engine="fast", fused=False)
+    plain.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(plain(x)[0], y_eval)
+
+
+# --- selection, fallback and errors -------------------------------------------------------------
+
+def _count_calls(monkeypatch, module):
+    calls = []
+    real = module.run
+    monkeypatch.setattr(module, "run", lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
+def test_auto_uses_the_engine_on_the_generic_path_only(monkeypatch):
+    from rnnzoo.engine import lstm
+    calls = _count_calls(monkeypatch, lstm)
+    x = torch.randn(4, 2, 3)
+    rnnzoo.LSTM(3, 4)(x)  # torch's fused kernel: no engine
+    assert calls == []
+    rnnzoo.LSTM(3, 4, peephole=True)(x)
+    rnnzoo.LSTM(3, 4, fused=False, bidirectional=True, num_layers=2)(x)
+    assert len(calls) == 1 + 4
+    rnnzoo.LSTM(3, 4, peephole=True, engine="loop")(x)
+    assert len(calls) == 5
+
+
+def test_ineligible_cells_fall_back_to_the_loop():
+    layer = rnnzoo.Recurrent("ctrnn", 3, 4)
+    assert "no sequence engine for CTRNNCell" in layer.engine_ineligible_reason()
+    assert layer._sequence_runner(layer.cells[0], torch.float32, {}) is None
+    y, _ = layer(torch.randn(5, 2, 3))
+    assert y.shape == (5, 2, 4)
+
+    class MyLSTMCell(rnnzoo.cells.LSTMCell):  # a subclass may change the equations: no engine
+        def step(self, xp, state, rec_mask=None):
+            h, c = super().step(xp, state, rec_mask)[1]
+            return 2 * h, (2 * h, c)
+
+    mine = rnnzoo.Recurrent(MyLSTMCell, 3, 4)
+    assert mine.engine_ineligible_reason() is not None
+    x = torch.randn(5, 2, 3)
+    y_auto = mine(x)[0]
+    mine.engine = "loop"
+    torch.testing.assert_close(y_auto, mine(x)[0])
+
+
+def test_other_dtypes_fall_back_to_the_loop_and_forcing_them_is_an_error():
+    layer = rnnzoo.LSTM(3, 4, peephole=True)
+    x = torch.randn(5, 2, 3, dtype=torch.bfloat16)
+    layer = layer.to(torch.bfloat16)
+    y = layer(x)[0]
+    layer.engine = "loop"
+    torch.testing.assert_close(y, layer(x)[0], atol=0, rtol=0)
+    layer.engine = "fast"
+    with pytest.raises(ValueError, match=r"engine='fast', but this call cannot use the sequence engine: "
+                                         r"the engine runs float32 or float64, got torch.bfloat16"):
+        layer(x)
+
+
+def test_autocast_falls_back_to_the_loop():
+    layer = rnnzoo.LSTM(3, 4, peephole=True)
+    x = torch.randn(5, 2, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layer._sequence_runner(layer.cells[0], x.dtype, {}, "cpu") is None
+        y = layer(x)[0]
+    assert y.shape == (5, 2, 4) and torch.isfinite(y).all()
+
+
+def test_torch_func_transforms_fall_back_to_the_loop():
+    layer = rnnzoo.LSTM(3, 4, peephole=True)
+    x = torch.randn(5, 2, 3)
+    params = dict(layer.named_parameters())
+
+    def loss(p):
+        return functional_call(layer, p, (x,))[0].square().sum()
+
+    grads = torch.func.grad(loss)(params)
+    expected = torch.autograd.grad(loss(params), list(params.values()))
+    for g, e in zip(grads.values(), expected):
+        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-5)
+
+
+def test_forcing_the_engine_on_a_cell_without_one_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"engine='fast', but this layer has no sequence engine: "
+                                         r"no sequence engine for CTRNNCell"):
+        rnnzoo.Recurrent("ctrnn", 3, 4, engine="fast")
+    with pytest.raises(ValueError, match=r"engine must be one of 'auto', 'fast', 'loop', got 'turbo'"):
+        rnnzoo.LSTM(3, 4, engine="turbo")
+    layer = rnnzoo.Recurrent("ctrnn", 3, 4)
+    layer.engine = "fast"  # set after construction: the call says why
+    with pytest.raises(ValueError, match=r"engine='fast', but this call cannot use the sequence engine"):
+        layer(torch.randn(2, 1, 3))
+
+
+def test_per_step_inputs_are_not_taken_by_the_engine():
+    cell = rnnzoo.Recurrent("ctrnn", 3, 4).cells[0]
+    assert "per-step inputs ['dt']" in engine.ineligible_reason(rnnzoo.LSTM(3, 4).cells[0],
+                                                               step_inputs={"dt": None})
+    assert engine.ineligible_reason(cell) is not None
+
+
+def test_a_cell_may_bring_its_own_run_sequence():
+    seen = []
+
+    class Recorded(rnnzoo.cells.ElmanCell):
+        def run_sequence(self, xs, state, valid, rec_mask):
+            seen.append(xs.shape)
+            ys = torch.stack([torch.tanh(v) for v in xs])
+            return ys, (ys[-1],)
+
+    layer = rnnzoo.Recurrent(Recorded, 3, 4, engine="fast", fused=False)
+    y, _ = layer(torch.randn(5, 2, 3))
+    assert seen == [(5, 2, 4)] and y.shape == (5, 2, 4)
+
+
+def test_double_backward_needs_the_loop():
+    layer = rnnzoo.LSTM(3, 4, peephole=True).double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="not differentiable.*engine=.loop."):
+        torch.autograd.grad(layer(x)[0].sum(), x, create_graph=True)
+    layer.engine = "loop"
+    (g,) = torch.autograd.grad(layer(x)[0].sum(), x, create_graph=True)
+    g.sum().backward()
+    assert x.grad is not None
+
+
+def test_extra_repr_names_a_non_default_engine():
+    assert "engine='loop'" in repr(rnnzoo.GRU(3, 4, engine="loop"))
+    assert "engine" not in repr(rnnzoo.GRU(3, 4))
