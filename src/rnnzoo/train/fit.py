@@ -26,10 +26,6 @@ TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout
                  "strategy", "max_time", "threads")
 
 
-def build_model(config: dict) -> SequenceModel:
-    return SequenceModel(**config["model"])
-
-
 def prepare_run_dir(out, resume: bool) -> Path:
     run_dir = Path(out)
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
@@ -115,7 +111,7 @@ def _fit(task, args, data, model, run_dir):
         "seconds": round(time.perf_counter() - started, 1),
         "files": dict(export.hashes),
     }
-    best = build_model(config)
+    best = task.build_model(config)
     best.load_state_dict(rundir.load_weights(run_dir, config))
     best.eval()
     config["plots"] = write_plots(task, best, config, run_dir)
