@@ -24,7 +24,11 @@ CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
             ("elman", "tanh", {}), ("elman", "relu", {"activation": "relu"}),
             ("jordan", "tanh", {}), ("jordan", "relu+sigmoid+output_size",
                                      {"activation": "relu", "output_activation": "sigmoid", "output_size": 2}),
-            ("jordan", "identity+tanh", {"activation": "identity"})])
+            ("jordan", "identity+tanh", {"activation": "identity"}),
+            ("ctrnn", "euler", {"tau": 1.5}), ("ctrnn", "sigmoid+fixed_tau+dt", {"activation": "sigmoid",
+                                                                             "learn_tau": False, "dt": 0.5}),
+            ("ctrnn", "relu", {"activation": "relu", "dt": 0.1}),
+            ("ctrnn", "identity", {"activation": "identity", "dt": 0.1})])
 IDS = [f"{name}:{label}" for name, label, _ in CASES]
 
 
@@ -51,7 +55,8 @@ class _Run(nn.Module):
 def _direct_inputs(cell, L, N, padded, dropout, dtype=torch.float64):
     g = torch.Generator().manual_seed(1)
     x = torch.randn(L, N, cell.input_size, dtype=dtype, generator=g)
-    xs = engine.runner(cell).project(cell, x).detach()
+    xs = engine.runner(cell).project(cell, x)
+    xs = tuple(v.detach() for v in xs) if isinstance(xs, tuple) else xs.detach()
     state = tuple(torch.randn(s.shape, dtype=dtype, generator=g) * 0.5 for s in cell.init_state(x))
     valid = torch.arange(L)[:, None] < torch.tensor([L, 2, L - 1][:N])[None, :] if padded else None
     mask = None
@@ -75,12 +80,14 @@ def test_gradcheck_float64_of_the_sequence_function(name, label, options, padded
     names = [n for n, _ in run.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
 
-    def f(xs, *flat):
-        st, ps = flat[:len(state)], flat[len(state):]
-        y, final = functional_call(run, dict(zip(names, ps)), (xs, st, valid, mask))
+    xs = xs if isinstance(xs, tuple) else (xs,)  # ctrnn: (u, dt), dt's gradient checked too
+
+    def f(*flat):
+        xp, st, ps = flat[:len(xs)], flat[len(xs):len(xs) + len(state)], flat[len(xs) + len(state):]
+        y, final = functional_call(run, dict(zip(names, ps)), (xp if len(xp) > 1 else xp[0], st, valid, mask))
         return (y, *final)
 
-    inputs = (xs.requires_grad_(), *(s.requires_grad_() for s in state), *params)
+    inputs = (*(v.requires_grad_() for v in xs), *(s.requires_grad_() for s in state), *params)
     assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
@@ -169,6 +176,10 @@ def test_engine_projection_equals_the_cells_own(name, label, options, products):
     cell = randomise(rnnzoo.Recurrent(name, 5, 16, **options).cells[0], 0.3)
     x = torch.randn(9, 4, 5)
     expected = cell.project(x)
+    if name == "ctrnn":  # (u, dt)
+        expected, got = torch.cat(expected, -1), torch.cat(engine.runner(cell).project(cell, x), -1)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+        return
     if name == "lstm":  # the LSTM engine's layout doubles the g block (one sigmoid for every gate)
         expected = expected * gate_scale(cell, expected)
     torch.testing.assert_close(engine.runner(cell).project(cell, x), expected, atol=1e-5, rtol=1e-5)
@@ -205,7 +216,7 @@ def test_engine_keeps_one_recurrent_dropout_mask_per_sequence():
         assert torch.equal(y[t, 0] == 0, dead)
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "elman", "jordan"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "elman", "jordan", "ctrnn"])
 def test_recurrent_dropout_is_applied_in_training_only(name):
     layer = rnnzoo.Recurrent(name, 3, 8, recurrent_dropout=0.5, engine="fast", fused=False)
     x = torch.randn(6, 2, 3)
@@ -241,8 +252,8 @@ def test_auto_uses_the_engine_on_the_generic_path_only(monkeypatch):
 
 
 def test_ineligible_cells_fall_back_to_the_loop():
-    layer = rnnzoo.Recurrent("ctrnn", 3, 4)
-    assert "no sequence engine for CTRNNCell" in layer.engine_ineligible_reason()
+    layer = rnnzoo.Recurrent("rmlp", 3, 4)
+    assert "no sequence engine for RMLPCell" in layer.engine_ineligible_reason()
     assert layer._sequence_runner(layer.cells[0], torch.float32, {}) is None
     y, _ = layer(torch.randn(5, 2, 3))
     assert y.shape == (5, 2, 4)
@@ -298,21 +309,48 @@ def test_torch_func_transforms_fall_back_to_the_loop():
 
 def test_forcing_the_engine_on_a_cell_without_one_is_a_clear_error():
     with pytest.raises(ValueError, match=r"engine='fast', but this layer has no sequence engine: "
-                                         r"no sequence engine for CTRNNCell"):
-        rnnzoo.Recurrent("ctrnn", 3, 4, engine="fast")
+                                         r"no sequence engine for RMLPCell"):
+        rnnzoo.Recurrent("rmlp", 3, 4, engine="fast")
+    with pytest.raises(ValueError, match=r"engine='fast', but this layer has no sequence engine: the engine "
+                                         r"integrates Euler steps; method='rk4' runs the per-step loop"):
+        rnnzoo.Recurrent("ctrnn", 3, 4, method="rk4", engine="fast")
     with pytest.raises(ValueError, match=r"engine must be one of 'auto', 'fast', 'loop', got 'turbo'"):
         rnnzoo.LSTM(3, 4, engine="turbo")
-    layer = rnnzoo.Recurrent("ctrnn", 3, 4)
+    layer = rnnzoo.Recurrent("rmlp", 3, 4)
     layer.engine = "fast"  # set after construction: the call says why
     with pytest.raises(ValueError, match=r"engine='fast', but this call cannot use the sequence engine"):
         layer(torch.randn(2, 1, 3))
 
 
-def test_per_step_inputs_are_not_taken_by_the_engine():
+def test_only_the_per_step_inputs_an_engine_takes_are_accepted():
     cell = rnnzoo.Recurrent("ctrnn", 3, 4).cells[0]
     assert "per-step inputs ['dt']" in engine.ineligible_reason(rnnzoo.LSTM(3, 4).cells[0],
                                                                step_inputs={"dt": None})
-    assert engine.ineligible_reason(cell) is not None
+    assert engine.ineligible_reason(cell, step_inputs={"dt": None}) is None
+    assert "per-step inputs ['w']" in engine.ineligible_reason(cell, step_inputs={"dt": None, "w": None})
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_ctrnn_engine_with_per_step_dt_matches_the_loop_and_gradchecks(bidirectional):
+    layer = randomise(rnnzoo.CTRNN(3, 5, bidirectional=bidirectional, batch_first=True), 0.4).double()
+    x = torch.randn(3, 6, 3, dtype=torch.float64, requires_grad=True)
+    dt = (torch.rand(3, 6, dtype=torch.float64) + 0.2).requires_grad_()
+    lengths = torch.tensor([6, 2, 5])
+    outs = {}
+    for name in ("loop", "fast"):
+        layer.engine = name
+        y, h = layer(x, lengths=lengths, dt=dt)
+        outs[name] = (y, h, *torch.autograd.grad((y * y).sum() + h.sum(), (x, dt, *layer.parameters())))
+    for a, b in zip(outs["fast"], outs["loop"]):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    names = [n for n, _ in layer.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for _, p in layer.named_parameters())
+
+    def f(x, dt, *ps):
+        y, h = functional_call(layer, dict(zip(names, ps)), (x,), {"lengths": lengths, "dt": dt})
+        return y, h
+
+    assert torch.autograd.gradcheck(f, (x, dt, *params), eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
 def test_a_cell_may_bring_its_own_run_sequence():

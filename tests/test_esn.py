@@ -46,6 +46,14 @@ def test_ridge_readout_equals_numpy_lstsq_on_the_augmented_system():
         np.testing.assert_allclose(normal.numpy(), expected, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("F", [5, 256, 257, 600, 1001])
+def test_blocked_gram_equals_the_full_product(F):
+    from rnnzoo.reservoir.readout import gram
+    Z = torch.randn(40, F, generator=torch.Generator().manual_seed(F), dtype=torch.float64)
+    G = gram(Z)
+    np.testing.assert_allclose(G.numpy(), Z.numpy().T @ Z.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_esn_fit_readout_is_ridge_on_its_states():
     g = torch.Generator().manual_seed(0)
     u = torch.randn(80, 3, 2, generator=g, dtype=torch.float64)

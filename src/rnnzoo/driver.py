@@ -161,8 +161,9 @@ class Recurrent(nn.Module):
     def engine_ineligible_reason(self, dtype=None, step_inputs=()) -> str | None:
         """Why the generic path cannot run on a sequence engine (rnnzoo.engine), or None when it can.
 
-        Conditions: the cell's exact class has an engine (lstm with any option, gru, elman, jordan)
-        or the cell defines `run_sequence`; no per-step inputs; x is float32 or float64. A call also
+        Conditions: the cell's exact class has an engine (lstm with any option, gru, elman, jordan,
+        ctrnn with Euler steps) or the cell defines `run_sequence`; per-step inputs only those the
+        engine takes (ctrnn's dt); x is float32 or float64. A call also
         falls back to the loop under autocast and inside torch.func transforms.
         """
         for cell in self.cells:

@@ -48,7 +48,8 @@ class CTRNNCell(Cell):
         x (N, H_in); state (h,), h (N, H); output act(h') (N, H)
         weight_ih V (H, H_in); weight_hh W (H, H); bias b (H,); log_tau (H,) (a buffer without learn_tau)
         project(x (L, N, H_in), dt (L, N) or None) -> (V x + b (L, N, H), dt (L, N, 1))
-    Init: weight_ih Glorot-uniform, weight_hh orthogonal, bias 0, log_tau = log(tau). Fused: none.
+    Init: weight_ih Glorot-uniform, weight_hh orthogonal, bias 0, log_tau = log(tau). Fused: none;
+    sequence engine (rnnzoo.engine.ctrnn): Euler steps, with or without per-step dt.
     Recurrent dropout masks act(h) where it enters W (the leak -h is not masked).
 
     Args:
@@ -92,9 +93,12 @@ class CTRNNCell(Cell):
             self.register_buffer("log_tau", log_tau)
 
     def project(self, x, dt=None):
-        u = F.linear(x, self.weight_ih, self.bias)  # V x + b for all steps: (L, N, H)
+        return F.linear(x, self.weight_ih, self.bias), self.step_sizes(x, dt)  # V x + b: (L, N, H)
+
+    def step_sizes(self, x, dt=None):
+        """The step sizes (L, N, 1) in x's dtype: the `dt` option everywhere, or the checked tensor."""
         if dt is None:
-            return u, x.new_full((*x.shape[:2], 1), self.dt)
+            return x.new_full((*x.shape[:2], 1), self.dt)
         if not isinstance(dt, torch.Tensor):
             raise TypeError(f"dt must be a tensor (L, N), got {type(dt).__name__}")
         if dt.dim() == 3 and dt.shape[2] == 1:
@@ -106,7 +110,7 @@ class CTRNNCell(Cell):
             bad = dt[~(dt > 0)][0].item()
             raise ValueError("dt must be > 0 at every step (padded steps too; pad with any positive "
                              f"value), got {bad}")
-        return u, dt.to(u.dtype).unsqueeze(2)
+        return dt.to(x.dtype).unsqueeze(2)
 
     def step(self, xp, state, rec_mask=None):
         u, dt = xp  # (N, H), (N, 1)

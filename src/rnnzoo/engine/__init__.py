@@ -41,12 +41,13 @@ def _table():
     """{cell class: (runner, reason or None)}, built on first use (the cells import the driver)."""
     global _TABLE
     if _TABLE is None:
+        from ..cells.ctrnn import CTRNNCell
         from ..cells.elman import ElmanCell
         from ..cells.gru import GRUCell
         from ..cells.jordan import JordanCell
         from ..cells.lstm import LSTMCell
-        from . import elman, gru, jordan, lstm
-        _TABLE = {LSTMCell: lstm, GRUCell: gru, ElmanCell: elman, JordanCell: jordan}
+        from . import ctrnn, elman, gru, jordan, lstm
+        _TABLE = {LSTMCell: lstm, GRUCell: gru, ElmanCell: elman, JordanCell: jordan, CTRNNCell: ctrnn}
     return _TABLE
 
 
@@ -74,6 +75,7 @@ def runner(cell) -> Runner | None:
 def ineligible_reason(cell, dtype=None, step_inputs=(), device_type=None) -> str | None:
     """Why no engine can run `cell` (for input of `dtype` on `device_type` with per-step inputs named
     in `step_inputs`), or None when one can."""
+    takes = ()  # the per-step inputs the engine handles (e.g. CTRNN's dt)
     if getattr(cell, "run_sequence", None) is None:
         module = _table().get(type(cell))  # the exact class: a subclass may change the equations
         if module is None:
@@ -82,8 +84,9 @@ def ineligible_reason(cell, dtype=None, step_inputs=(), device_type=None) -> str
         reason = module.cell_reason(cell)
         if reason:
             return reason
-    if step_inputs:
-        return f"per-step inputs {sorted(step_inputs)} are not supported by the engine"
+        takes = getattr(module, "STEP_INPUTS", ())
+    if set(step_inputs) - set(takes):
+        return f"per-step inputs {sorted(set(step_inputs) - set(takes))} are not supported by the engine"
     if dtype is not None and dtype not in DTYPES:
         return f"the engine runs float32 or float64, got {dtype}"
     if device_type is not None and torch.is_autocast_enabled(device_type):

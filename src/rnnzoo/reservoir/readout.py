@@ -34,6 +34,25 @@ def check_ridge(value, argument: str = "ridge") -> float:
 SOLVERS = ("qr", "normal")
 
 
+def gram(Z: torch.Tensor, block: int = 256) -> torch.Tensor:
+    """Z^T Z, computing only the blocks on and above the diagonal (the rest is their transpose).
+
+    torch has no symmetric rank-k product (BLAS syrk); blocks of `block` columns do 55-65% of the
+    multiply-adds of one Z.T @ Z at the sizes of an ESN readout (F ~ 1000), in products still large
+    enough for BLAS to run at full speed.
+    """
+    F = Z.shape[1]
+    if F <= block:
+        return Z.T @ Z
+    G = torch.empty(F, F, dtype=Z.dtype)
+    edges = list(range(0, F, block)) + [F]
+    for i in range(len(edges) - 1):
+        a, b = edges[i], edges[i + 1]
+        G[a:b, a:] = Z[:, a:b].T @ Z[:, a:]  # the block row from the diagonal rightwards: one product
+        G[b:, a:b] = G[a:b, b:].T
+    return G
+
+
 def ridge_fit(Z: torch.Tensor, Y: torch.Tensor, ridge: float, solver: str = "qr") -> torch.Tensor:
     """W (O, F) from regressors Z (T, F) and targets Y (T, O), in float64.
 
@@ -50,7 +69,8 @@ def ridge_fit(Z: torch.Tensor, Y: torch.Tensor, ridge: float, solver: str = "qr"
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if solver == "normal":
-        A = Z.T @ Z + ridge * torch.eye(F, dtype=torch.float64)
+        A = gram(Z)
+        A.diagonal().add_(ridge)
         L, info = torch.linalg.cholesky_ex(A)
         if int(info) == 0:
             return torch.cholesky_solve(Z.T @ Y, L).T

@@ -109,6 +109,7 @@ def _fit(task, args, data, model, run_dir):
         "best": {task.monitor: export.best},
         "steps": trainer.global_step, "epochs_run": trainer.current_epoch,
         "seconds": round(time.perf_counter() - started, 1),
+        "train_seconds": round(module.train_seconds, 3),  # in training batches, validation excluded
         "files": dict(export.hashes),
     }
     best = task.build_model(config)

@@ -6,6 +6,8 @@ logging, checkpoints, DDP); a task supplies the data and the per-batch maths (`r
 
 from __future__ import annotations
 
+import time
+
 import lightning as L
 import torch
 
@@ -26,12 +28,30 @@ class TaskModule(L.LightningModule):
         self.lr, self.weight_decay, self.lr_schedule, self.epochs = lr, weight_decay, lr_schedule, epochs
         self.carry = None  # state carried between batches by stateful (truncated-BPTT) tasks
         self._sums: dict[str, float] = {}
+        # wall-clock seconds spent in training epochs, validation excluded (checkpointed, so a
+        # resumed run keeps counting): config.json reports it, and throughput benchmarks read it
+        self.train_seconds, self._epoch_started = 0.0, None
 
     def forward(self, *args, **kwargs):
         return self.model(*args, **kwargs)
 
     def on_train_epoch_start(self):
         self.carry = None
+        self._epoch_started = time.perf_counter()
+
+    def _stop_clock(self):
+        if self._epoch_started is not None:
+            self.train_seconds += time.perf_counter() - self._epoch_started
+            self._epoch_started = None
+
+    def on_train_epoch_end(self):
+        self._stop_clock()  # when no validation ran at the end of this epoch
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["rnnzoo_train_seconds"] = self.train_seconds
+
+    def on_load_checkpoint(self, checkpoint):
+        self.train_seconds = float(checkpoint.get("rnnzoo_train_seconds", 0.0))
 
     def training_step(self, batch, batch_idx):
         loss, sums = self.task.step(self, batch, train=True)
@@ -43,6 +63,8 @@ class TaskModule(L.LightningModule):
         return loss
 
     def on_validation_epoch_start(self):
+        if not self.trainer.sanity_checking:
+            self._stop_clock()
         self._sums, self.carry = {}, None
 
     def validation_step(self, batch, batch_idx):

@@ -1,7 +1,8 @@
 """`sentiment`: IMDB movie-review sentiment (Maas et al. 2011), or any CSV/TSV of texts and labels.
 
 Reviews become word ids from a vocabulary built on the training split only, cut to their last
-`--max-words` words (0: full length, capped at `--cap`). Batches are bucketed by length and padded;
+`--max-words` words (0: full length, capped at `--cap` words); punctuation tokens ride along with
+the words they follow and do not count towards the cut. Batches are bucketed by length and padded;
 the model reads them with `lengths`, so padding never enters the recurrence. 10% of the training
 split (fixed by the seed) picks the best epoch; the official test split is reported by `evaluate`.
 """
@@ -19,6 +20,11 @@ from ...data import imdb
 from .base import Task
 
 CACHE = Path.home() / ".cache" / "rnnzoo"
+
+
+def is_word(token: str) -> bool:
+    """A word token (letters/digits) rather than a punctuation mark (see imdb.tokenize)."""
+    return token[0].isalnum() or token[0] == "_"
 
 
 def collate(batch):
@@ -80,8 +86,8 @@ class Sentiment(Task):
         parser.add_argument("--limit", type=int, default=0, help="use only N reviews per split (tests)")
         parser.add_argument("--text-column", default="text", help="CSV/TSV text column (text)")
         parser.add_argument("--label-column", default="label", help="CSV/TSV label column (label)")
-        # punctuation helps: LSTM(128) on the last 80 tokens reached 86.0% on validation with it and
-        # 84.4% on the last 80 words alone
+        # punctuation helps: LSTM(128) on the last 80 tokens (words and punctuation) reached 86.0% on
+        # validation, against 84.4% on the last 80 words alone
         parser.add_argument("--words-only", action="store_true",
                             help="drop punctuation tokens, as Keras' IMDB copy does (default: keep them)")
         parser.add_argument("--download", action="store_true",
@@ -110,7 +116,17 @@ class Sentiment(Task):
     def _tokens(text, data):
         """Tokens of a review: words and punctuation marks, or words only with --words-only."""
         tokens = imdb.tokenize(text)
-        return [t for t in tokens if t[0].isalnum() or t[0] == "_"] if data.get("words_only") else tokens
+        return [t for t in tokens if is_word(t)] if data.get("words_only") else tokens
+
+    @staticmethod
+    def _last_words(tokens, n):
+        """The tokens from the n-th last word on: n words and the punctuation between and after them."""
+        seen = 0
+        for i in range(len(tokens) - 1, -1, -1):
+            seen += is_word(tokens[i])
+            if seen == n:
+                return tokens[i:]
+        return tokens
 
     def setup(self, args):
         if args.max_words < 0 or args.cap < 1 or args.vocab_size < 3:
@@ -138,7 +154,7 @@ class Sentiment(Task):
         vocab = imdb.WordVocab.from_dict(data["vocab"])
         out = []
         for tokens, label in reviews:
-            ids = vocab.encode(tokens, max_words=data["max_words"], keep="last")
+            ids = vocab.encode(self._last_words(tokens, data["max_words"]))
             out.append((torch.as_tensor(ids if len(ids) else [1], dtype=torch.long), label))
         return out
 
@@ -195,8 +211,8 @@ class Sentiment(Task):
         if not inputs:
             raise ValueError("predict needs a review's text")
         vocab = imdb.WordVocab.from_dict(config["data"]["vocab"])
-        ids = vocab.encode(self._tokens(" ".join(inputs), config["data"]), max_words=config["data"]["max_words"],
-                           keep="last")
+        ids = vocab.encode(self._last_words(self._tokens(" ".join(inputs), config["data"]),
+                                            config["data"]["max_words"]))
         x = torch.as_tensor(ids if len(ids) else [1], dtype=torch.long)[None]
         with torch.no_grad():
             p = torch.sigmoid(model(x, lengths=torch.tensor([x.shape[1]]))[0]).item()
