@@ -8,6 +8,8 @@ For each size (N, L, H_in, H), in float32 and in one process, it measures
     and "loop" for the per-step loop. A configuration that runs fused gets further rows forced onto the
     generic path (layer.fused = False): "engine" where there is one, and always "loop"
     (layer.engine = "loop"), so each table holds the before (loop) and after (engine) of every cell.
+    "*" marks the path the defaults (fused="auto", engine="auto") take: in training, GRU and Elman run
+    on the engine, which beats torch's kernels there (rnnzoo.engine.trains_faster).
 Columns: fwd ms = forward in training mode, autograd on, as in training; train ms = forward + backward
 of output.sum() + the sums of the final state; each the median of --repeats after --warmup.
 xLSTM = time(nn.LSTM) / time(row): 2.00x is twice as fast as nn.LSTM, 0.50x half as fast; xown: the
@@ -145,14 +147,19 @@ def configurations(size, args):
                 yield entry, variant, f"{type(error).__name__}: {error}", None, None
                 continue
             x = torch.randn(L, N, c_in, *entry.spatial)
-            fused = layer.fused_eligible(training=not args.inference, dtype=x.dtype)
-            if fused:
-                yield entry, variant, "fused", layer, x
+            default = layer.path(x.dtype, backward=not args.inference)  # what fused/engine="auto" pick
+
+            def label(path):
+                return path + "*" if path == default else path
+
+            if layer.fused_eligible(training=not args.inference, dtype=x.dtype):
+                layer.fused = True
+                yield entry, variant, label("fused"), layer, x
                 layer.fused = False
             if layer.engine_ineligible_reason(dtype=x.dtype) is None:
-                yield entry, variant, "engine", layer, x
+                yield entry, variant, label("engine"), layer, x
             layer.engine = "loop"
-            yield entry, variant, "loop", layer, x
+            yield entry, variant, label("loop"), layer, x
 
 
 def rows_for_size(size, args) -> list[dict]:
@@ -162,10 +169,13 @@ def rows_for_size(size, args) -> list[dict]:
     for kind, (name, cls) in BASELINES.items():
         module, x = cls(H_in, H), torch.randn(L, N, H_in)
         base[kind] = measure(module, x, args)
-        rows.append({"size": label, "name": name, "variant": "-", "path": "torch", "x": str(H_in),
+        rows.append({"size": label, "name": name, "variant": "-", "path": "torch", "shown_path": "torch", "x": str(H_in),
                      "hidden": H, "counterpart": kind, **base[kind]})
     for entry, variant, path, layer, x in configurations(size, args):
+        default = layer is not None and path.endswith("*")
+        path = path.rstrip("*") if layer is not None else path
         row = {"size": label, "name": entry.name, "variant": variant, "path": path if layer else "error",
+               "default": default, "shown_path": path + "*" if default else (path if layer else "error"),
                "x": "x".join(str(d) for d in x.shape[2:]) if x is not None else "-",
                "hidden": layer.hidden_size if layer is not None else "-",
                "counterpart": entry.torch_counterpart}
@@ -177,7 +187,7 @@ def rows_for_size(size, args) -> list[dict]:
             try:
                 row.update(measure(layer, x, args))
             except Exception as error:
-                row["path"], row["error"] = "error", f"{type(error).__name__}: {error}"
+                row["path"], row["shown_path"], row["error"] = "error", "error", f"{type(error).__name__}: {error}"
         rows.append(row)
     for row in rows:  # ratios: > 1 means faster (times) or more memory (saved)
         own = base.get(row["counterpart"], {})
@@ -192,7 +202,7 @@ def ratio(a, b):
     return a / b if a is not None and b is not None and b > 0 else None
 
 
-COLUMNS = [("name", "name", "{}"), ("variant", "variant", "{}"), ("path", "path", "{}"),
+COLUMNS = [("name", "name", "{}"), ("variant", "variant", "{}"), ("shown_path", "path", "{}"),
            ("x", "x/step", "{}"), ("hidden", "H", "{}"), ("fwd_ms", "fwd ms", "{:.2f}"),
            ("fwd_x_lstm", "fwd xLSTM", "{:.2f}x"), ("fwd_x_own", "fwd xown", "{:.2f}x"),
            ("train_ms", "train ms", "{:.2f}"), ("train_x_lstm", "train xLSTM", "{:.2f}x"),

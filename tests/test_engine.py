@@ -251,6 +251,29 @@ def test_auto_uses_the_engine_on_the_generic_path_only(monkeypatch):
     assert len(calls) == 5
 
 
+@pytest.mark.parametrize("name", ["gru", "elman"])
+def test_auto_trains_gru_and_elman_on_the_engine_and_infers_on_torchs_kernel(name, monkeypatch):
+    import importlib
+    calls = _count_calls(monkeypatch, importlib.import_module(f"rnnzoo.engine.{name}"))
+    layer = rnnzoo.Recurrent(name, 3, 4, num_layers=2)
+    x = torch.randn(6, 2, 3)
+    assert layer.path(backward=True) == "engine" and layer.path(backward=False) == "fused"
+    y_train = layer(x)[0]  # parameters require grad: a backward may come
+    assert len(calls) == 2
+    with torch.no_grad():
+        y_infer = layer(x)[0]
+    assert len(calls) == 2  # inference: torch's kernel
+    torch.testing.assert_close(y_train.detach(), y_infer, atol=1e-5, rtol=1e-5)
+    layer.fused = True  # insisting on the kernel keeps it
+    assert layer.path(backward=True) == "fused"
+    layer(x)
+    layer.fused, layer.engine = "auto", "loop"
+    assert layer.path(backward=True) == "fused"
+    layer(x)
+    assert len(calls) == 2
+    assert rnnzoo.LSTM(3, 4).path(backward=True) == "fused"  # torch's LSTM kernel trains faster
+
+
 def test_ineligible_cells_fall_back_to_the_loop():
     layer = rnnzoo.Recurrent("rmlp", 3, 4)
     assert "no sequence engine for RMLPCell" in layer.engine_ineligible_reason()

@@ -183,6 +183,31 @@ class Recurrent(nn.Module):
             raise ValueError(f"engine='fast', but this call cannot use the sequence engine: {reason}")
         return None
 
+    def _engine_trains_faster(self, dtype, device_type: str) -> bool:
+        """fused="auto" with a backward to come: the engine instead of torch's kernel where the
+        engine trains faster on this device (rnnzoo.engine.trains_faster: measured, GRU and Elman on
+        CPU) and can run this call."""
+        return (self.engine != "loop" and device_type == "cpu"
+                and all(sequence_engine.trains_faster(cell) for cell in self.cells)
+                and all(sequence_engine.ineligible_reason(cell, dtype, (), device_type) is None
+                        for cell in self.cells))
+
+    def path(self, dtype=torch.float32, backward: bool | None = None, device_type: str = "cpu",
+             step_inputs=()) -> str:
+        """Which path a call takes: "fused" (torch's kernel), "engine" (rnnzoo.engine) or "loop".
+
+        backward: whether the call records autograd for a backward pass (default: the layer's
+        training mode); with fused="auto", training runs on the engine where it beats torch's kernel.
+        """
+        backward = self.training if backward is None else backward
+        fused_ok = (self.fused is not False and not step_inputs
+                    and self.fused_ineligible_reason(self.training, dtype) is None)
+        if fused_ok and not (self.fused == "auto" and backward and self._engine_trains_faster(dtype, device_type)):
+            return "fused"
+        if self.engine != "loop" and self.engine_ineligible_reason(dtype, step_inputs) is None:
+            return "engine"
+        return "loop"
+
     # --- forward ------------------------------------------------------------------------------
     def forward(self, x, state=None, lengths=None, **step_inputs):
         cell0 = self.cells[0]
@@ -210,7 +235,11 @@ class Recurrent(nn.Module):
         reason = None if self.fused is False else self.fused_ineligible_reason(dtype=x.dtype)
         if self.fused is True and reason:
             raise ValueError(f"fused=True, but this call cannot use torch's fused kernel: {reason}")
-        if self.fused is not False and reason is None and not step_inputs:
+        use_fused = self.fused is not False and reason is None and not step_inputs
+        if use_fused and self.fused == "auto" and torch.is_grad_enabled() \
+                and (x.requires_grad or any(p.requires_grad for p in self.parameters())):
+            use_fused = not self._engine_trains_faster(x.dtype, x.device.type)
+        if use_fused:
             source = seq if packed else (x if lengths is None else
                                          pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False))
             out, finals = fused_kernels.run(self, source, states)

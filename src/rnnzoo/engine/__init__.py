@@ -72,6 +72,14 @@ def runner(cell) -> Runner | None:
     return Runner(module.project, module.run)
 
 
+def trains_faster(cell) -> bool:
+    """Whether this cell's engine trains (forward + backward, CPU) faster than torch's fused kernel
+    for the same cell, so that fused="auto" picks it for training: the engine module's measured
+    TRAINS_FASTER (GRU: 1.2-1.5x nn.GRU, Elman: 1.3-1.5x nn.RNN; benchmarks/cells.py)."""
+    module = _table().get(type(cell))
+    return bool(getattr(module, "TRAINS_FASTER", False)) and getattr(cell, "run_sequence", None) is None
+
+
 def ineligible_reason(cell, dtype=None, step_inputs=(), device_type=None) -> str | None:
     """Why no engine can run `cell` (for input of `dtype` on `device_type` with per-step inputs named
     in `step_inputs`), or None when one can."""
