@@ -274,6 +274,28 @@ def test_auto_trains_gru_and_elman_on_the_engine_and_infers_on_torchs_kernel(nam
     assert rnnzoo.LSTM(3, 4).path(backward=True) == "fused"  # torch's LSTM kernel trains faster
 
 
+def test_auto_trains_padded_batches_on_the_engine(monkeypatch):
+    """torch's packed CPU backward is quadratic in L; a padded batch with lengths trains on the engine."""
+    from rnnzoo.engine import lstm
+    calls = _count_calls(monkeypatch, lstm)
+    layer = rnnzoo.LSTM(3, 4, bidirectional=True, batch_first=True)
+    assert layer.path(backward=True, padded=True) == "engine" and layer.path(backward=True) == "fused"
+    x, lengths = torch.randn(2, 7, 3), torch.tensor([7, 3])
+    y, (h, c) = layer(x, lengths=lengths)
+    assert len(calls) == 2  # one per direction
+    layer(x)  # no padding: torch's kernel
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True)
+    yp = layer(packed)[0]
+    assert len(calls) == 4
+    with torch.no_grad():
+        y_kernel, (h_kernel, _) = layer(x, lengths=lengths)
+    assert len(calls) == 4
+    torch.testing.assert_close(y.detach(), y_kernel, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(h.detach(), h_kernel, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.nn.utils.rnn.pad_packed_sequence(yp, batch_first=True)[0].detach(), y_kernel,
+                               atol=1e-5, rtol=1e-5)
+
+
 def test_ineligible_cells_fall_back_to_the_loop():
     layer = rnnzoo.Recurrent("rmlp", 3, 4)
     assert "no sequence engine for RMLPCell" in layer.engine_ineligible_reason()
