@@ -16,8 +16,10 @@ xLSTM = time(nn.LSTM) / time(row): 2.00x is twice as fast as nn.LSTM, 0.50x half
 same against the entry's torch counterpart (entry.torch_counterpart).
 saved MB = distinct storages one training forward saves for backward (saved_tensors_hooks): the
 activation memory, which grows with N * L; mem xLSTM = saved(row) / saved(nn.LSTM), > 1 is more memory.
-It is not the peak (that adds parameters, gradients and temporaries; torch.profiler's memory events
-give it, but cost seconds and GBs of RAM per loop row).
+peak MB = how far the process's resident memory rises during one training step (forward + backward,
+gradients allocated; `peak_mb`: Linux's VmHWM reset after a warm-up step and malloc_trim), which adds
+parameters' gradients and temporaries to the saved activations; peak xLSTM = peak(row) / peak(nn.LSTM),
+the issue's memory figure (target <= 1.5x).
 Convolutional cells (entry.spatial non-empty) take x (L, N, C_in, *spatial) with (C_in, C) =
 CONV_CHANNELS at the size's N and L; their ratios are against the baselines at the size's (N, L, H_in, H).
 --inference: forward only, eval mode, torch.inference_mode, at (N, L, H_in, H) = (1, 1000, 128, 128).
@@ -78,7 +80,8 @@ def header(args) -> list[str]:
             f"after {args.warmup} warmup; convolutional cells: (C_in, C) = {CONV_CHANNELS}, x (L, N, C_in, *spatial)",
             "xLSTM = time(nn.LSTM) / time(row) (> 1: faster), xown: the same against the entry's torch "
             "counterpart" + ("" if args.inference or args.forward_only or args.no_memory else
-                             "; saved MB: activations saved for backward (mem xLSTM > 1: more memory)")]
+                             "; saved MB: activations saved for backward (mem xLSTM > 1: more memory); peak MB: RSS rise "
+                             "in one training step")]
 
 
 def loss_of(out, state) -> torch.Tensor:
@@ -112,6 +115,35 @@ def saved_mb(module, x) -> float:
     return sum(sizes.values()) / 2**20
 
 
+def _vm(field: str) -> int:
+    """A VmRSS / VmHWM figure of this process in kB (Linux /proc/self/status)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def peak_mb(train) -> float | None:
+    """Peak resident-memory growth (MB) during one call of train() (forward + backward, gradients
+    allocated), after a warm-up call: Linux's high-water mark VmHWM, reset to the current RSS
+    through /proc/self/clear_refs after freed memory went back to the OS (glibc malloc_trim).
+    None where the kernel offers no reset (not Linux)."""
+    import ctypes
+    import gc
+    train()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        base = _vm("VmRSS")
+    except OSError:
+        return None
+    train()
+    return (_vm("VmHWM") - base) / 1024
+
+
 def measure(module, x, args) -> dict:
     """fwd_ms, train_ms and saved_mb (training) or fwd_ms alone (--inference) of module on x."""
     if args.inference:
@@ -128,6 +160,8 @@ def measure(module, x, args) -> dict:
     if not args.forward_only:
         result["train_ms"] = time_fn(train, args.repeats, args.warmup)
         if not args.no_memory:
+            result["peak_mb"] = peak_mb(train)
+            module.zero_grad(set_to_none=True)
             result["saved_mb"] = saved_mb(module, x)
     return result
 
@@ -195,6 +229,7 @@ def rows_for_size(size, args) -> list[dict]:
             row[key.replace("ms", "x_lstm")] = ratio(base["lstm"].get(key), row.get(key))
             row[key.replace("ms", "x_own")] = ratio(own.get(key), row.get(key))
         row["mem_x_lstm"] = ratio(row.get("saved_mb"), base["lstm"].get("saved_mb"))
+        row["peak_x_lstm"] = ratio(row.get("peak_mb"), base["lstm"].get("peak_mb"))
     return rows
 
 
@@ -207,7 +242,8 @@ COLUMNS = [("name", "name", "{}"), ("variant", "variant", "{}"), ("shown_path", 
            ("fwd_x_lstm", "fwd xLSTM", "{:.2f}x"), ("fwd_x_own", "fwd xown", "{:.2f}x"),
            ("train_ms", "train ms", "{:.2f}"), ("train_x_lstm", "train xLSTM", "{:.2f}x"),
            ("train_x_own", "train xown", "{:.2f}x"), ("saved_mb", "saved MB", "{:.2f}"),
-           ("mem_x_lstm", "mem xLSTM", "{:.2f}x")]
+           ("mem_x_lstm", "mem xLSTM", "{:.2f}x"), ("peak_mb", "peak MB", "{:.1f}"),
+           ("peak_x_lstm", "peak xLSTM", "{:.2f}x")]
 
 
 def format_table(rows, markdown: bool, columns) -> str:
@@ -254,9 +290,9 @@ def run(args, sizes) -> list[dict]:
     """Measure every size, print a table per size, save --json; return the rows."""
     columns = COLUMNS
     if args.inference or args.forward_only:
-        columns = [c for c in COLUMNS if not c[0].startswith(("train", "saved", "mem"))]
+        columns = [c for c in COLUMNS if not c[0].startswith(("train", "saved", "mem", "peak"))]
     elif args.no_memory:
-        columns = [c for c in COLUMNS if not c[0].startswith(("saved", "mem"))]
+        columns = [c for c in COLUMNS if not c[0].startswith(("saved", "mem", "peak"))]
     head, rows = header(args), []
     print("\n".join(head))
     for size in sizes:

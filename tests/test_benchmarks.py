@@ -111,3 +111,17 @@ def test_convolutional_and_failing_entries(bench, capsys, monkeypatch):
     check_numbers(row, ["fwd_ms", "train_ms", "fwd_x_lstm", "train_x_lstm", "train_x_own"])
     (bad,) = [r for r in rows if r["name"] == "tinybroken"]
     assert bad["path"] == "error" and "no_such_option" in bad["error"] and "failed" in printed
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/self/clear_refs")
+def test_peak_memory_sees_a_known_temporary_and_not_what_stays(bench):
+    kept = []
+
+    def step():  # a 64 MB temporary, freed before the step ends, and 16 MB that stays
+        big = torch.ones(16 * 2**20)
+        kept.append(big[: 4 * 2**20].clone())
+        return big.sum()
+
+    peak = bench.peak_mb(step)
+    assert 64 + 16 - 8 < peak < 64 + 16 + 8, peak
+    assert bench.peak_mb(lambda: None) < 4
