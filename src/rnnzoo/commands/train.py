@@ -53,11 +53,12 @@ def add_common(parser, task):
     g.add_argument("--bidirectional", action="store_true", help="add a backward direction per layer")
     g.add_argument("--merge", choices=["concat", "sum", "mul", "ave"], default="concat",
                    help="how bidirectional outputs combine (concat)")
-    g.add_argument("--dropout", type=float, default=d["dropout"], help="dropout between layers")
+    g.add_argument("--dropout", type=float, default=d["dropout"], help=f"dropout between layers ({d['dropout']})")
     g.add_argument("--recurrent-dropout", type=float, default=d["recurrent_dropout"],
-                   help="variational dropout on the recurrent input")
+                   help=f"variational dropout on the recurrent input ({d['recurrent_dropout']})")
     g.add_argument("--io-dropout", type=float, default=d["io_dropout"],
-                   help="dropout on the model's input (after any embedding) and before its output layer")
+                   help=f"dropout on the model's input (after any embedding) and before its output layer "
+                        f"({d['io_dropout']})")
     cells = parser.add_argument_group("cell options (those of --model; see 'rnnzoo models NAME')")
     for name, default in cell_option_names().items():
         flag = "--" + name.replace("_", "-")
