@@ -17,8 +17,8 @@ same against the entry's torch counterpart (entry.torch_counterpart).
 saved MB = distinct storages one training forward saves for backward (saved_tensors_hooks): the
 activation memory, which grows with N * L; mem xLSTM = saved(row) / saved(nn.LSTM), > 1 is more memory.
 peak MB = how far the process's resident memory rises during one training step (forward + backward,
-gradients allocated; `peak_mb`: Linux's VmHWM reset after a warm-up step and malloc_trim), which adds
-parameters' gradients and temporaries to the saved activations; peak xLSTM = peak(row) / peak(nn.LSTM),
+gradients allocated; `peak_mb`: Linux's VmHWM reset after a warm-up step and malloc_trim, least of 3),
+which adds parameters' gradients and temporaries to the saved activations; peak xLSTM = peak(row) / peak(nn.LSTM),
 the issue's memory figure (target <= 1.5x).
 Convolutional cells (entry.spatial non-empty) take x (L, N, C_in, *spatial) with (C_in, C) =
 CONV_CHANNELS at the size's N and L; their ratios are against the baselines at the size's (N, L, H_in, H).
@@ -124,24 +124,28 @@ def _vm(field: str) -> int:
     raise OSError(f"no {field} in /proc/self/status")
 
 
-def peak_mb(train) -> float | None:
+def peak_mb(train, repeats: int = 3) -> float | None:
     """Peak resident-memory growth (MB) during one call of train() (forward + backward, gradients
     allocated), after a warm-up call: Linux's high-water mark VmHWM, reset to the current RSS
     through /proc/self/clear_refs after freed memory went back to the OS (glibc malloc_trim).
-    None where the kernel offers no reset (not Linux)."""
+    The least of `repeats` calls: the allocator's fragmentation only ever adds to the live peak
+    (single calls of the same step vary by up to 40%). None where the kernel offers no reset."""
     import ctypes
     import gc
     train()
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        base = _vm("VmRSS")
-    except OSError:
-        return None
-    train()
-    return (_vm("VmHWM") - base) / 1024
+    peaks = []
+    for _ in range(repeats):
+        gc.collect()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            base = _vm("VmRSS")
+        except OSError:
+            return None
+        train()
+        peaks.append((_vm("VmHWM") - base) / 1024)
+    return min(peaks)
 
 
 def measure(module, x, args) -> dict:

@@ -112,11 +112,12 @@ class GRUSequence(torch.autograd.Function):
             v3 = valid.unsqueeze(-1)
             Kn, Kz, Kr, Zm = (torch.where(v3, Kn, 0), torch.where(v3, Kz, 0), torch.where(v3, Kr, 0),
                               torch.where(v3, z, 1))
-        dX = new((L, N, 3 * H))  # the gradient of xp
-        dD = new((L, N, 3 * H)) if after else dX  # reset_after: the gradient of W_h h + b_hn
+        # reset_after: dD, the gradient of W_h h + b_hn, differs from xp's only in the n block, which
+        # goes to its own (L, N, H) buffer; dD then becomes xp's gradient in place (no second 3H buffer)
+        dD = new((L, N, 3 * H))
+        dXn_all = new((L, N, H)) if after else dD[..., 2 * H:]
         dYs = dY.unbind(0)
-        dXn, dDr, dDz, dDn = (v.unbind(0) for v in (dX[..., 2 * H:], dD[..., :H], dD[..., H:2 * H],
-                                                     dD[..., 2 * H:]))
+        dXn, dDr, dDz, dDn = (v.unbind(0) for v in (dXn_all, dD[..., :H], dD[..., H:2 * H], dD[..., 2 * H:]))
         dDs, dDrz = dD.unbind(0), dD[..., :2 * H].unbind(0)
         Kns, Kzs, Krs, Zms, rs = Kn.unbind(0), Kz.unbind(0), Kr.unbind(0), Zm.unbind(0), r.unbind(0)
         if after:
@@ -140,12 +141,13 @@ class GRUSequence(torch.autograd.Function):
                     dh = WrzT.add(base.addcmul_(drh, rs[t]), dDrz[t])
                 else:
                     dh = base.addcmul_(WrzT(dDrz[t]).addcmul_(drh, rs[t]), mask)
+        del Kn, Kz, Kr, Zm, Kns, Kzs, Krs, Zms  # free before the copies below: the peak is here
         if after:
-            dX[..., :2 * H] = dD[..., :2 * H]
-            dX = gram_layout(dX, H)  # for W_ih's gradient, in the projection's backward
             dW, db_hn = gram(flat(dD), flat(hrprev)), dD[..., 2 * H:].sum((0, 1))
+            dD[..., 2 * H:] = dXn_all  # now xp's gradient
+            dX = gram_layout(dD, H)  # for W_ih's gradient, in the projection's backward
         else:
-            dX = gram_layout(dX, H)  # one transposed copy for the grams of W_hh and of W_ih
+            dX = gram_layout(dD, H)  # one transposed copy for the grams of W_hh and of W_ih
             dW = torch.cat([gram(flat(dX[..., :2 * H]), flat(hrprev)), gram(flat(dX[..., 2 * H:]), flat(X))])
             db_hn = None
         return dX, dh, dW, db_hn, None, None
