@@ -28,7 +28,9 @@ CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
             ("ctrnn", "euler", {"tau": 1.5}), ("ctrnn", "sigmoid+fixed_tau+dt", {"activation": "sigmoid",
                                                                              "learn_tau": False, "dt": 0.5}),
             ("ctrnn", "relu", {"activation": "relu", "dt": 0.1}),
-            ("ctrnn", "identity", {"activation": "identity", "dt": 0.1})])
+            ("ctrnn", "identity", {"activation": "identity", "dt": 0.1}),
+            ("rmlp", "tanh", {}), ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}),
+            ("rmlp", "relu", {"activation": "relu", "layer_sizes": (4,)})])
 IDS = [f"{name}:{label}" for name, label, _ in CASES]
 
 
@@ -216,7 +218,7 @@ def test_engine_keeps_one_recurrent_dropout_mask_per_sequence():
         assert torch.equal(y[t, 0] == 0, dead)
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "elman", "jordan", "ctrnn"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "elman", "jordan", "ctrnn", "rmlp"])
 def test_recurrent_dropout_is_applied_in_training_only(name):
     layer = rnnzoo.Recurrent(name, 3, 8, recurrent_dropout=0.5, engine="fast", fused=False)
     x = torch.randn(6, 2, 3)
@@ -297,8 +299,8 @@ def test_auto_trains_padded_batches_on_the_engine(monkeypatch):
 
 
 def test_ineligible_cells_fall_back_to_the_loop():
-    layer = rnnzoo.Recurrent("rmlp", 3, 4)
-    assert "no sequence engine for RMLPCell" in layer.engine_ineligible_reason()
+    layer = rnnzoo.Recurrent("cascaded", 3, 4)
+    assert "no sequence engine for CascadedCell" in layer.engine_ineligible_reason()
     assert layer._sequence_runner(layer.cells[0], torch.float32, {}) is None
     y, _ = layer(torch.randn(5, 2, 3))
     assert y.shape == (5, 2, 4)
@@ -354,14 +356,14 @@ def test_torch_func_transforms_fall_back_to_the_loop():
 
 def test_forcing_the_engine_on_a_cell_without_one_is_a_clear_error():
     with pytest.raises(ValueError, match=r"engine='fast', but this layer has no sequence engine: "
-                                         r"no sequence engine for RMLPCell"):
-        rnnzoo.Recurrent("rmlp", 3, 4, engine="fast")
+                                         r"no sequence engine for CascadedCell"):
+        rnnzoo.Recurrent("cascaded", 3, 4, engine="fast")
     with pytest.raises(ValueError, match=r"engine='fast', but this layer has no sequence engine: the engine "
                                          r"integrates Euler steps; method='rk4' runs the per-step loop"):
         rnnzoo.Recurrent("ctrnn", 3, 4, method="rk4", engine="fast")
     with pytest.raises(ValueError, match=r"engine must be one of 'auto', 'fast', 'loop', got 'turbo'"):
         rnnzoo.LSTM(3, 4, engine="turbo")
-    layer = rnnzoo.Recurrent("rmlp", 3, 4)
+    layer = rnnzoo.Recurrent("cascaded", 3, 4)
     layer.engine = "fast"  # set after construction: the call says why
     with pytest.raises(ValueError, match=r"engine='fast', but this call cannot use the sequence engine"):
         layer(torch.randn(2, 1, 3))

@@ -38,7 +38,8 @@ class RMLPCell(Cell):
     Shapes: N batch, H_in input_size, S_l = layer_sizes[l-1] for l < K, S_K = H hidden_size, S_0 = H_in
         x (N, H_in); state (h1, ..., hK), hl (N, S_l); output hK' (N, H)
         weight_ih[l-1] (S_l, S_{l-1}); weight_hh[l-1] (S_l, S_l); bias[l-1] (S_l,)   (ParameterLists)
-    Init: weight_ih Glorot-uniform, weight_hh orthogonal, biases 0. Fused: none.
+    Init: weight_ih Glorot-uniform, weight_hh orthogonal, biases 0. Fused: none; sequence engine
+    (rnnzoo.engine.rmlp): the layers run one after another over the whole sequence, each an Elman engine.
     Recurrent dropout masks every layer's recurrent input hˡ (recurrent_inputs = all state elements).
 
     Args:

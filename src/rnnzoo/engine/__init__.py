@@ -46,8 +46,10 @@ def _table():
         from ..cells.gru import GRUCell
         from ..cells.jordan import JordanCell
         from ..cells.lstm import LSTMCell
-        from . import ctrnn, elman, gru, jordan, lstm
-        _TABLE = {LSTMCell: lstm, GRUCell: gru, ElmanCell: elman, JordanCell: jordan, CTRNNCell: ctrnn}
+        from ..cells.rmlp import RMLPCell
+        from . import ctrnn, elman, gru, jordan, lstm, rmlp
+        _TABLE = {LSTMCell: lstm, GRUCell: gru, ElmanCell: elman, JordanCell: jordan, CTRNNCell: ctrnn,
+                  RMLPCell: rmlp}
     return _TABLE
 
 
