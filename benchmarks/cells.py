@@ -8,8 +8,8 @@ For each size (N, L, H_in, H), in float32 and in one process, it measures
     and "loop" for the per-step loop. A configuration that runs fused gets further rows forced onto the
     generic path (layer.fused = False): "engine" where there is one, and always "loop"
     (layer.engine = "loop"), so each table holds the before (loop) and after (engine) of every cell.
-    "*" marks the path the defaults (fused="auto", engine="auto") take: in training, GRU and Elman run
-    on the engine, which beats torch's kernels there (rnnzoo.engine.trains_faster).
+    "*" marks the path the defaults (fused="auto", engine="auto") take: in training, Elman runs on the
+    engine, which beats torch's kernel there (rnnzoo.engine.trains_faster).
 Columns: fwd ms = forward in training mode, autograd on, as in training; train ms = forward + backward
 of output.sum() + the sums of the final state; each the median of --repeats after --warmup.
 xLSTM = time(nn.LSTM) / time(row): 2.00x is twice as fast as nn.LSTM, 0.50x half as fast; xown: the

@@ -185,8 +185,8 @@ class Recurrent(nn.Module):
 
     def _engine_trains_faster(self, dtype, device_type: str, padded: bool) -> bool:
         """fused="auto" with a backward to come: the engine instead of torch's kernel where the
-        engine trains faster on this device and can run this call. On CPU that is GRU and Elman
-        always (rnnzoo.engine.trains_faster, measured) and every cell with an engine on padded
+        engine trains faster on this device and can run this call. On CPU that is Elman always
+        (rnnzoo.engine.trains_faster, measured) and every cell with an engine on padded
         batches: torch runs those packed, and its packed CPU backward fills a full-size gradient
         at every step (quadratic in L: 16.5 s against the engine's 0.4 s for a bidirectional
         LSTM(128) on 64 x 400 steps)."""

@@ -77,7 +77,7 @@ def runner(cell) -> Runner | None:
 def trains_faster(cell) -> bool:
     """Whether this cell's engine trains (forward + backward, CPU) faster than torch's fused kernel
     for the same cell, so that fused="auto" picks it for training: the engine module's measured
-    TRAINS_FASTER (GRU: 1.2-1.5x nn.GRU, Elman: 1.3-1.5x nn.RNN; benchmarks/cells.py)."""
+    TRAINS_FASTER (Elman: 1.0-1.8x nn.RNN at 2 threads; benchmarks/cells.py)."""
     module = _table().get(type(cell))
     return bool(getattr(module, "TRAINS_FASTER", False)) and getattr(cell, "run_sequence", None) is None
 

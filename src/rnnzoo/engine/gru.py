@@ -21,10 +21,10 @@ from . import (
 from .linalg import Right, gram, gram_layout, linear
 
 
-# Training (forward + backward) on the engine beats torch's fused nn.GRU on CPU at both benchmark
-# sizes (1.52x / 1.23x at (64, 100, 128, 256) with 1 / 2 threads, 1.43x at (32, 500, 32, 64)):
-# fused="auto" trains here; inference stays on the fused kernel.
-TRAINS_FASTER = True
+# Not the default for unpadded training (TRAINS_FASTER stays unset): the engine beats nn.GRU at one
+# thread (1.5x at (64, 100, 128, 256)) and at (32, 500, 32, 64) (1.5-1.75x), but not at two threads at
+# the larger size (0.72-1.01x against the kernel's 0.97-1.17x in three runs of benchmarks/cells.py),
+# and its training peak is 1.35x nn.LSTM's against the kernel's 0.72x.
 
 
 def cell_reason(cell):
