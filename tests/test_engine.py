@@ -253,11 +253,10 @@ def test_auto_uses_the_engine_on_the_generic_path_only(monkeypatch):
     assert len(calls) == 5
 
 
-@pytest.mark.parametrize("name", ["elman"])
-def test_auto_trains_elman_on_the_engine_and_infers_on_torchs_kernel(name, monkeypatch):
-    import importlib
-    calls = _count_calls(monkeypatch, importlib.import_module(f"rnnzoo.engine.{name}"))
-    layer = rnnzoo.Recurrent(name, 3, 4, num_layers=2)
+def test_auto_trains_elman_on_the_engine_and_infers_on_torchs_kernel(monkeypatch):
+    from rnnzoo.engine import elman
+    calls = _count_calls(monkeypatch, elman)
+    layer = rnnzoo.Elman(3, 4, num_layers=2)
     x = torch.randn(6, 2, 3)
     assert layer.path(backward=True) == "engine" and layer.path(backward=False) == "fused"
     y_train = layer(x)[0]  # parameters require grad: a backward may come

@@ -204,14 +204,16 @@ class Recurrent(nn.Module):
         training runs on the engine where it beats torch's kernel (see `_engine_trains_faster`).
         """
         backward = self.training if backward is None else backward
-        fused_ok = (self.fused is not False and not step_inputs
-                    and self.fused_ineligible_reason(self.training, dtype) is None)
-        if fused_ok and not (self.fused == "auto" and backward
-                             and self._engine_trains_faster(dtype, device_type, padded)):
+        if self._uses_fused(dtype, backward, device_type, step_inputs, padded):
             return "fused"
         if self.engine != "loop" and self.engine_ineligible_reason(dtype, step_inputs) is None:
             return "engine"
         return "loop"
+
+    def _uses_fused(self, dtype, backward: bool, device_type: str, step_inputs, padded: bool) -> bool:
+        if self.fused is False or step_inputs or self.fused_ineligible_reason(dtype=dtype) is not None:
+            return False
+        return not (self.fused == "auto" and backward and self._engine_trains_faster(dtype, device_type, padded))
 
     # --- forward ------------------------------------------------------------------------------
     def forward(self, x, state=None, lengths=None, **step_inputs):
@@ -237,14 +239,12 @@ class Recurrent(nn.Module):
         step_inputs = check_step_inputs(step_inputs, x, self.batch_first, unbatched)
         states = self._split_state(state, x, unbatched)
 
-        reason = None if self.fused is False else self.fused_ineligible_reason(dtype=x.dtype)
-        if self.fused is True and reason:
-            raise ValueError(f"fused=True, but this call cannot use torch's fused kernel: {reason}")
-        use_fused = self.fused is not False and reason is None and not step_inputs
-        if use_fused and self.fused == "auto" and torch.is_grad_enabled() \
-                and (x.requires_grad or any(p.requires_grad for p in self.parameters())):
-            use_fused = not self._engine_trains_faster(x.dtype, x.device.type, lengths is not None)
-        if use_fused:
+        if self.fused is True:
+            reason = self.fused_ineligible_reason(dtype=x.dtype)
+            if reason:
+                raise ValueError(f"fused=True, but this call cannot use torch's fused kernel: {reason}")
+        backward = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        if self._uses_fused(x.dtype, backward, x.device.type, step_inputs, lengths is not None):
             source = seq if packed else (x if lengths is None else
                                          pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False))
             out, finals = fused_kernels.run(self, source, states)

@@ -185,10 +185,7 @@ def run(args):
         raise CommandError(f"model {args.model!r} reads images (N, L, C, H, W); task {args.task!r} "
                            "gives vectors per step")
     args.cell_options = given
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    args.out = args.out or os.path.join("runs", f"{args.task}-{args.model}")
+    _prepare(args)
     try:
         config = training.fit(args)
     except (ValueError, TypeError, OSError) as e:
@@ -202,13 +199,18 @@ def run(args):
     return 0
 
 
-def run_closed_form(args, task):
-    from ..train import fit as training
-    check_closed_form(args, task)
+def _prepare(args):
+    """--threads, and the default run directory runs/TASK-MODEL."""
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     args.out = args.out or os.path.join("runs", f"{args.task}-{args.model}")
+
+
+def run_closed_form(args, task):
+    from ..train import fit as training
+    check_closed_form(args, task)
+    _prepare(args)
     try:
         config = training.fit(args)
     except (ValueError, TypeError, OSError) as e:

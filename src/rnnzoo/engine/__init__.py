@@ -162,6 +162,22 @@ def masked_grad(grad, valid):
     return grad.contiguous() if valid is None else torch.where(valid.unsqueeze(-1), grad, 0)
 
 
+def state_grad(WT, dx, dy_prev, mask, dh, pad):
+    """The gradient reaching the previous state, a new tensor: mask ⊙ (dx W) (WT: rnnzoo.engine.linalg
+    Right of W^T) + dy_prev (the output gradient of the step before; None at t = 0), plus dh where the
+    step was padded (pad: that step's 'padded' mask from `step_masks`, or None when no row is padded),
+    since a padded step held the state and passes its gradient through."""
+    if mask is None:
+        g = WT.add(dy_prev, dx) if dy_prev is not None else WT(dx)
+    else:
+        g = WT(dx).mul_(mask)
+        if dy_prev is not None:
+            g.add_(dy_prev)
+    if pad is not None:
+        g.addcmul_(dh, pad)
+    return g
+
+
 def with_prev(first, rest):
     """(L, N, F) [first, rest[0], ..., rest[L-2]]: each step's previous state, one copy."""
     return torch.cat([first.unsqueeze(0), rest[:-1]], dim=0)

@@ -15,6 +15,7 @@ from . import (
     masked_grad,
     masked_output,
     needs_grad,
+    state_grad,
     step_masks,
     with_prev,
 )
@@ -79,15 +80,7 @@ class ElmanSequence(torch.autograd.Function):
         dh = dYs[L - 1] + dhT
         for t in range(L - 1, -1, -1):
             dx = torch.mul(dh, Ks[t], out=dXs[t])
-            if mask is None:
-                dh_new = WT.add(dYs[t - 1], dx) if t else WT(dx)
-            else:
-                dh_new = WT(dx).mul_(mask)
-                if t:
-                    dh_new.add_(dYs[t - 1])
-            if t >= full:
-                dh_new.addcmul_(dh, inv[t])  # a padded step held the state: its gradient passes through
-            dh = dh_new
+            dh = state_grad(WT, dx, dYs[t - 1] if t else None, mask, dh, inv[t] if t >= full else None)
         hprev = with_prev(h0, Y)
         if mask is not None:
             hprev.mul_(mask)

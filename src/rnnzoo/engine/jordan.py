@@ -16,6 +16,7 @@ from . import (
     masked_grad,
     masked_output,
     needs_grad,
+    state_grad,
     step_masks,
     with_prev,
 )
@@ -82,15 +83,7 @@ class JordanSequence(torch.autograd.Function):
         for t in range(L - 1, -1, -1):
             dp = torch.mul(d, Kys[t], out=dPs[t])  # the gradient of W_yh h + b_y
             dx = torch.mul(WyhT(dp), Khs[t], out=dXs[t])
-            if mask is None:
-                d_new = WhyT.add(dYs[t - 1], dx) if t else WhyT(dx)
-            else:
-                d_new = WhyT(dx).mul_(mask)
-                if t:
-                    d_new.add_(dYs[t - 1])
-            if t >= full:
-                d_new.addcmul_(d, inv[t])  # a padded step held the state: its gradient passes through
-            d = d_new
+            d = state_grad(WhyT, dx, dYs[t - 1] if t else None, mask, d, inv[t] if t >= full else None)
         yprev = with_prev(y0, Y)
         if mask is not None:
             yprev.mul_(mask)
