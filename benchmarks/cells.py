@@ -10,6 +10,9 @@ For each size (N, L, H_in, H), in float32 and in one process, it measures
     (layer.engine = "loop"), so each table holds the before (loop) and after (engine) of every cell.
     "*" marks the path the defaults (fused="auto", engine="auto") take: in training, Elman runs on the
     engine, which beats torch's kernel there (rnnzoo.engine.trains_faster).
+    Cells whose engine has compiled kernels (rnnzoo.engine.native, built first unless --no-native)
+    get a "native" row (the engine's loops in C++) before the "engine" row (the same engine in
+    Python, RNNZOO_NATIVE=0 for that row).
 Columns: fwd ms = forward in training mode, autograd on, as in training; train ms = forward + backward
 of output.sum() + the sums of the final state; each the median of --repeats after --warmup.
 xLSTM = time(nn.LSTM) / time(row): 2.00x is twice as fast as nn.LSTM, 0.50x half as fast; xown: the
@@ -47,6 +50,7 @@ from torch import nn
 
 import rnnzoo
 from rnnzoo import registry
+from rnnzoo.engine import native
 
 DEFAULT_SIZES = [(64, 100, 128, 256), (32, 500, 32, 64)]
 INFERENCE_SIZES = [(1, 1000, 128, 128)]
@@ -78,6 +82,7 @@ def header(args) -> list[str]:
             f"{torch.get_num_threads()}, CPU {cpu_model()} ({os.cpu_count()} logical cores)",
             f"date {datetime.datetime.now().isoformat(timespec='seconds')}, median of {args.repeats} "
             f"after {args.warmup} warmup; convolutional cells: (C_in, C) = {CONV_CHANNELS}, x (L, N, C_in, *spatial)",
+            "compiled kernels (rnnzoo.engine.native): " + (native.unavailable_reason() or "built, in the native rows"),
             "xLSTM = time(nn.LSTM) / time(row) (> 1: faster), xown: the same against the entry's torch "
             "counterpart" + ("" if args.inference or args.forward_only or args.no_memory else
                              "; saved MB: activations saved for backward (mem xLSTM > 1: more memory); peak MB: RSS rise "
@@ -170,6 +175,20 @@ def measure(module, x, args) -> dict:
     return result
 
 
+@contextlib.contextmanager
+def python_engine():
+    """The engines in Python: the compiled kernels off (rnnzoo.engine.native reads RNNZOO_NATIVE)."""
+    old = os.environ.get("RNNZOO_NATIVE")
+    os.environ["RNNZOO_NATIVE"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["RNNZOO_NATIVE"]
+        else:
+            os.environ["RNNZOO_NATIVE"] = old
+
+
 def configurations(size, args):
     """(name, variant, path, module, x) for every selected registered configuration at `size`."""
     N, L, H_in, H = size
@@ -195,7 +214,12 @@ def configurations(size, args):
                 yield entry, variant, label("fused"), layer, x
                 layer.fused = False
             if layer.engine_ineligible_reason(dtype=x.dtype) is None:
-                yield entry, variant, label("engine"), layer, x
+                if layer.native_ineligible_reason(x) is None:
+                    yield entry, variant, label("native"), layer, x
+                    with python_engine():
+                        yield entry, variant, label("engine"), layer, x
+                else:
+                    yield entry, variant, label("engine"), layer, x
             layer.engine = "loop"
             yield entry, variant, label("loop"), layer, x
 
@@ -277,7 +301,15 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--no-memory", action="store_true", help="skip the saved-for-backward measure")
     parser.add_argument("--markdown", action="store_true", help="markdown tables")
     parser.add_argument("--json", metavar="PATH", help="also save the header and rows as JSON")
+    parser.add_argument("--no-native", action="store_true",
+                        help="do not build the compiled kernels (rnnzoo.engine.native); a build already "
+                             "cached is still used unless RNNZOO_NATIVE=0")
     args = parser.parse_args(argv)
+    if not args.no_native:
+        try:
+            native.build()
+        except RuntimeError as error:
+            print(f"native kernels: {error}", file=sys.stderr)
     sizes = args.sizes or (QUICK_SIZES if args.quick else INFERENCE_SIZES if args.inference else DEFAULT_SIZES)
     args.repeats = args.repeats or (2 if args.quick else 5)
     args.warmup = 1 if args.warmup is None else args.warmup

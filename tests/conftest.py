@@ -23,6 +23,18 @@ def as_tuple(state):
     return state if isinstance(state, tuple) else (state,)
 
 
+@pytest.fixture(scope="session")
+def native_kernels():
+    """rnnzoo.engine.native built (about 20 s the first time on a machine, then cached). Skips only
+    where no C++ compiler is installed; a failed build with one is a failure."""
+    import shutil
+
+    from rnnzoo.engine import native
+    if shutil.which(os.environ.get("CXX", "c++")) is None:
+        pytest.skip("no C++ compiler: the optional compiled kernels cannot be built here")
+    return native.build()
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -49,12 +49,14 @@ def test_every_registered_configuration_gets_a_row(bench, capsys, tmp_path):
             layer = Recurrent(entry.name, 4, 8, **options)
             fused = layer.fused_eligible(training=True)
             engine = layer.engine_ineligible_reason() is None
-            assert paths == ["fused"] * fused + ["engine"] * engine + ["loop"], (entry.name, variant, paths)
+            compiled = engine and layer.native_ineligible_reason() is None
+            assert paths == ["fused"] * fused + ["native"] * compiled + ["engine"] * engine + ["loop"], \
+                (entry.name, variant, paths)
             default = [r["path"] for r in rows if (r["name"], r["variant"]) == (entry.name, variant) and r["default"]]
             assert default == [layer.path(backward=True)], (entry.name, variant, default)  # "*" in the table
             assert f"{entry.name} " in printed and f" {variant} " in printed
     expected = len(BASELINE_NAMES) + sum(len(e.variants) for e in registry.entries())
-    assert len(rows) == expected + sum(r["path"] in ("fused", "engine") for r in rows)
+    assert len(rows) == expected + sum(r["path"] in ("fused", "native", "engine") for r in rows)
 
     for row in rows:
         assert "error" not in row, row

@@ -34,6 +34,13 @@ CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
 IDS = [f"{name}:{label}" for name, label, _ in CASES]
 
 
+@pytest.fixture(autouse=True)
+def _python_engine(monkeypatch):
+    """These tests are of the engines in Python; tests/test_native.py runs the same checks on the
+    compiled kernels (rnnzoo.engine.native), which would otherwise be used wherever they are built."""
+    monkeypatch.setenv("RNNZOO_NATIVE", "0")
+
+
 def randomise(module, scale=0.5, seed=0):
     """Random parameters (peephole, LayerNorm and biases included, which start at 0 or 1)."""
     g = torch.Generator().manual_seed(seed)
@@ -362,7 +369,7 @@ def test_forcing_the_engine_on_a_cell_without_one_is_a_clear_error():
     with pytest.raises(ValueError, match=r"engine='fast', but this layer has no sequence engine: the engine "
                                          r"integrates Euler steps; method='rk4' runs the per-step loop"):
         rnnzoo.Recurrent("ctrnn", 3, 4, method="rk4", engine="fast")
-    with pytest.raises(ValueError, match=r"engine must be one of 'auto', 'fast', 'loop', got 'turbo'"):
+    with pytest.raises(ValueError, match=r"engine must be one of 'auto', 'fast', 'native', 'loop', got 'turbo'"):
         rnnzoo.LSTM(3, 4, engine="turbo")
     layer = rnnzoo.Recurrent("cascaded", 3, 4)
     layer.engine = "fast"  # set after construction: the call says why

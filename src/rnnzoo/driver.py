@@ -22,7 +22,7 @@ from .cells.base import Cell
 from .checks import check_input, check_lengths, check_state, check_step_inputs
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
-ENGINES = ("auto", "fast", "loop")
+ENGINES = ("auto", "fast", "native", "loop")
 
 
 class Recurrent(nn.Module):
@@ -55,6 +55,10 @@ class Recurrent(nn.Module):
             otherwise; "fast" insists on the engine (an error when it cannot apply); "loop" always
             runs the per-step loop, the reference. The engine's backward is first-order only:
             create_graph=True (double backward, gradient penalties) needs engine="loop".
+            The engines run their loops in compiled C++ (rnnzoo.engine.native; lstm) when that has
+            been built on this machine (`rnnzoo native build`) and in Python otherwise; "native"
+            insists on the compiled kernels, builds them on first use (a C++ compiler and about
+            20 s) and never takes torch's fused kernel.
         **cell_options: options of the cell, e.g. peephole=True for "lstm" (see the cell's docstring).
 
     Call: `output, state = layer(x, state=None, lengths=None, **step_inputs)`
@@ -114,9 +118,24 @@ class Recurrent(nn.Module):
         if fused is True and not self.fused_eligible(training=False):
             raise ValueError(f"fused=True, but this layer cannot run on torch's fused kernel: "
                              f"{self.fused_ineligible_reason(training=False)}")
-        if engine == "fast" and self.engine_ineligible_reason() is not None:
-            raise ValueError(f"engine='fast', but this layer has no sequence engine: "
+        if engine in ("fast", "native") and self.engine_ineligible_reason() is not None:
+            raise ValueError(f"engine={engine!r}, but this layer has no sequence engine: "
                              f"{self.engine_ineligible_reason()}")
+        if engine == "native":
+            if fused is True:
+                raise ValueError("fused=True and engine='native' ask for two different kernels; pick one")
+            covered = [sequence_engine.native_reason(cell) for cell in self.cells]
+            if any(r is not None and r.startswith("no compiled kernels") for r in covered):
+                raise ValueError(f"engine='native', but this layer cannot use the compiled kernels: "
+                                 f"{next(r for r in covered if r is not None)}")
+            try:
+                from .engine import native
+                native.build()
+            except RuntimeError as e:
+                raise ValueError(f"engine='native', but the compiled kernels are unavailable: {e}") from e
+            reason = self.native_ineligible_reason()
+            if reason is not None:
+                raise ValueError(f"engine='native', but this layer cannot use the compiled kernels: {reason}")
 
     # --- construction helpers -------------------------------------------------------------------
     @staticmethod
@@ -172,15 +191,27 @@ class Recurrent(nn.Module):
                 return reason
         return None
 
-    def _sequence_runner(self, cell, dtype, step_inputs, device_type=None):
+    def native_ineligible_reason(self, like: torch.Tensor | None = None) -> str | None:
+        """Why the engine will not run this layer on the compiled kernels (rnnzoo.engine.native) for
+        input like `like`, or None when it will: every cell's class must have them (lstm), they must
+        be built and loadable, RNNZOO_NATIVE=0 unset, the input float32 or float64 on the CPU."""
+        for cell in self.cells:
+            reason = sequence_engine.native_reason(cell, like)
+            if reason is not None:
+                return reason
+        return None
+
+    def _sequence_runner(self, cell, dtype, step_inputs, device_type=None, like=None):
         """The engine's runner for `cell` in this call, or None for the per-step loop."""
         if self.engine == "loop":
             return None
         reason = sequence_engine.ineligible_reason(cell, dtype, step_inputs, device_type)
+        if reason is None and self.engine == "native" and like is not None:
+            reason = sequence_engine.native_reason(cell, like)
         if reason is None:
             return sequence_engine.runner(cell)
-        if self.engine == "fast":
-            raise ValueError(f"engine='fast', but this call cannot use the sequence engine: {reason}")
+        if self.engine in ("fast", "native"):
+            raise ValueError(f"engine={self.engine!r}, but this call cannot use the sequence engine: {reason}")
         return None
 
     def _engine_trains_faster(self, dtype, device_type: str, padded: bool) -> bool:
@@ -197,7 +228,8 @@ class Recurrent(nn.Module):
 
     def path(self, dtype=torch.float32, backward: bool | None = None, device_type: str = "cpu",
              step_inputs=(), padded: bool = False) -> str:
-        """Which path a call takes: "fused" (torch's kernel), "engine" (rnnzoo.engine) or "loop".
+        """Which path a call takes: "fused" (torch's kernel), "native" (rnnzoo.engine on its compiled
+        kernels), "engine" (rnnzoo.engine in Python) or "loop".
 
         backward: whether the call records autograd for a backward pass (default: the layer's
         training mode); padded: whether it has lengths (or a PackedSequence). With fused="auto",
@@ -207,12 +239,18 @@ class Recurrent(nn.Module):
         if self._uses_fused(dtype, backward, device_type, step_inputs, padded):
             return "fused"
         if self.engine != "loop" and self.engine_ineligible_reason(dtype, step_inputs) is None:
-            return "engine"
+            like = torch.empty(0, dtype=dtype, device=device_type)
+            return "native" if self.native_ineligible_reason(like) is None else "engine"
         return "loop"
 
     def _uses_fused(self, dtype, backward: bool, device_type: str, step_inputs, padded: bool) -> bool:
-        if self.fused is False or step_inputs or self.fused_ineligible_reason(dtype=dtype) is not None:
+        if (self.fused is False or self.engine == "native" or step_inputs
+                or self.fused_ineligible_reason(dtype=dtype) is not None):
             return False
+        if self.fused == "auto" and device_type == "cpu" and self.engine != "loop" and all(
+                sequence_engine.native_beats_fused(cell)
+                and sequence_engine.ineligible_reason(cell, dtype, (), device_type) is None for cell in self.cells):
+            return False  # e.g. lstm with proj_size, which torch runs outside oneDNN
         return not (self.fused == "auto" and backward and self._engine_trains_faster(dtype, device_type, padded))
 
     # --- forward ------------------------------------------------------------------------------
@@ -283,7 +321,7 @@ class Recurrent(nn.Module):
     def _run_cell(self, cell, x, state, lengths, step_inputs):
         """The time loop for one cell over time-major x (L, N, ...): the cell's sequence engine when
         `_sequence_runner` gives one, else the per-step loop below (the reference)."""
-        run = self._sequence_runner(cell, x.dtype, step_inputs, x.device.type)
+        run = self._sequence_runner(cell, x.dtype, step_inputs, x.device.type, like=x)
         xs = cell.project(x, **step_inputs) if run is None else run.project(cell, x, **step_inputs)
         rec_mask = None
         if self.recurrent_dropout > 0 and self.training:

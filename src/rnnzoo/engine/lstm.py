@@ -17,6 +17,7 @@ from torch import nn
 
 from . import (
     first_full,
+    native,
     first_order,
     flat,
     masked_grad,
@@ -31,6 +32,11 @@ from .linalg import Right, gram, gram_layout, linear
 from .lstm_backward import backward_steps, xhat_dot
 
 _ln = torch.native_layer_norm
+NATIVE = True  # rnnzoo.engine.native has this engine's forward (and its backward without layer_norm)
+
+
+def NATIVE_BEATS_FUSED(cell):  # noqa: N802  (a per-cell form of the flag above)
+    return bool(cell.proj_size)
 
 
 def cell_reason(cell):
@@ -130,6 +136,27 @@ def _forward(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep)
     return Y, C, A, T, Cs[L - 1], ln_saved
 
 
+def _contiguous(t):
+    return None if t is None else t.contiguous()
+
+
+def _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep):
+    """`_forward` on the compiled kernels (rnnzoo.engine.native) when they are built and apply, else
+    in Python; the LayerNorm statistics come back as (L, N, 1) tensors (None without layer_norm)."""
+    kernels = native.kernels(xp)
+    if kernels is None:
+        Y, C, A, T, cT, ln_saved = _forward(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep)
+        stats = [None] * 4 if ln_saved is None else [torch.stack(v) if v else None for v in ln_saved]
+        return (Y, C, A, T, cT, *stats)
+    lnh, lnc = lnh or (None, None), lnc or (None, None)
+    if mask is not None:
+        mask = mask.expand(h0.shape)
+    N = xp.shape[1]
+    packed = Right(W, N).packed, (Right(Wr, N).packed if Wr is not None else None)  # oneDNN when it pays
+    return kernels.lstm_forward(*map(_contiguous, (xp, h0, c0, W, Wr, peep, *lnh, *lnc, mask, valid)),
+                                coupled, eps[0], eps[1], keep, *packed)
+
+
 class LSTMSequence(torch.autograd.Function):
     """(xp, h0, c0, W_hh, W_hr, peephole, ln_h w/b, ln_c w/b, mask, valid, coupled, eps) ->
     (y (L, N, P), h_T, c_T), with the g block doubled in xp and in W_hh (ln_h w/b with layer_norm).
@@ -139,11 +166,8 @@ class LSTMSequence(torch.autograd.Function):
     def forward(ctx, xp, h0, c0, W, Wr, peep, lnh_w, lnh_b, lnc_w, lnc_b, mask, valid, coupled, eps):
         lnh = None if lnh_w is None else (lnh_w, lnh_b)
         lnc = None if lnc_w is None else (lnc_w, lnc_b)
-        Y, C, A, T, _, ln_saved = _forward(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps,
-                                           True)
-        MH = SH = MC = SC = None
-        if ln_saved is not None:
-            MH, SH, MC, SC = (torch.stack(v) for v in ln_saved)
+        Y, C, A, T, _, MH, SH, MC, SC = _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps,
+                                                  True)
         ctx.save_for_backward(h0, c0, W, Wr, peep, lnh_w, lnc_w, mask, valid, Y, C, A, T, MH, SH, MC, SC)
         ctx.coupled, ctx.eps = coupled, eps
         return masked_output(Y, valid), Y[-1].clone(), C[-1].clone()
@@ -160,7 +184,19 @@ class LSTMSequence(torch.autograd.Function):
         hprev = with_prev(h0, Y)
         if mask is not None:
             hprev.mul_(mask)
-        dG, dh, dc, dW, dlnh_w, dCN, DHs = backward_steps(ctx, masked_grad(dy, valid), dhT, dcT, cprev, hprev)
+        kernels = native.kernels(A) if lnh_w is None and lnc_w is None else None
+        if kernels is None:
+            dG, dh, dc, dW, dlnh_w, dCN, DHs = backward_steps(ctx, masked_grad(dy, valid), dhT, dcT, cprev, hprev)
+        else:
+            N, W = A.shape[1], ctx.saved_tensors[2]
+            WT, WrT = W.t().contiguous(), (_contiguous(Wr.t()) if Wr is not None else None)
+            packed = Right(W.t(), N).packed, (Right(Wr.t(), N).packed if Wr is not None else None)
+            if mask is not None:
+                mask = mask.expand(h0.shape)
+            dG, dh, dc, DHs = kernels.lstm_backward(
+                masked_grad(dy, valid), dhT, dcT, cprev, A, T, C, WT, WrT,
+                *map(_contiguous, (peep, mask, valid)), ctx.coupled, *packed)
+            dW = dlnh_w = dCN = None
         # every weight gradient as one matmul / reduction over all L * N rows
         dWr = dpeep = dlnh_b = dlnc_w = dlnc_b = None
         if peep is not None:
@@ -173,7 +209,8 @@ class LSTMSequence(torch.autograd.Function):
         if lnc_w is not None:
             dlnc_w, dlnc_b = xhat_dot(dCN, C, MC, SC), dCN.sum((0, 1))
         if Wr is not None:
-            dWr = gram(flat(masked_grad(torch.stack(DHs), valid)), flat(A[..., blk(k + 1)] * T))
+            DH = DHs if isinstance(DHs, torch.Tensor) else torch.stack(DHs)
+            dWr = gram(flat(masked_grad(DH, valid)), flat(A[..., blk(k + 1)] * T))
         if lnh_w is None:  # dG^T once, for dW_hh here and for dW_ih in the projection's backward
             dG = gram_layout(dG, P)
             dW = gram(flat(dG), flat(hprev))
@@ -197,5 +234,5 @@ def run(cell, xs, state, valid, rec_mask):
         y, h, c = LSTMSequence.apply(*args, mask, valid, cell.coupled, eps)
         return y, (h, c)
     lnh, lnc = (None, None) if not cell.layer_norm else (ln[:2], ln[2:])
-    Y, _, _, _, cT, _ = _forward(xs, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, cell.coupled, eps, False)
+    Y, _, _, _, cT, *_ = _sequence(xs, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, cell.coupled, eps, False)
     return masked_output(Y, valid), (Y[-1], cT)

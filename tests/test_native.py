@@ -1,0 +1,249 @@
+"""The compiled kernels (rnnzoo.engine.native): the Python engine's checks (tests/test_engine.py) run
+on the C++ loops — float64 gradcheck of the LSTM engine's Function with every option, parity with the
+Python engine and the per-step loop (oneDNN products included) — plus the eligibility rules, the
+silent fallback when nothing is built, the errors of engine='native' and the `rnnzoo native` command."""
+
+import collections
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import as_tuple
+from torch import nn
+from torch.func import functional_call
+
+import rnnzoo
+from rnnzoo import engine
+from rnnzoo.cli import main
+from rnnzoo.engine import linalg, native
+
+LSTM_OPTIONS = {
+    "plain": {}, "peephole": {"peephole": True}, "coupled": {"coupled": True},
+    "layer_norm": {"layer_norm": True}, "proj_size": {"proj_size": 2},
+    "peephole+coupled": {"peephole": True, "coupled": True},
+    "peephole+layer_norm+proj": {"peephole": True, "layer_norm": True, "proj_size": 2},
+    "all": {"peephole": True, "coupled": True, "layer_norm": True, "proj_size": 2},
+}
+
+
+@pytest.fixture
+def calls(native_kernels, monkeypatch):
+    """Counts the calls into the compiled module, which the engines use as in any process where it is built."""
+    counts = collections.Counter()
+
+    class Spy:
+        def __getattr__(self, name):
+            def call(*args):
+                counts[name] += 1
+                return getattr(native_kernels, name)(*args)
+            return call
+
+    monkeypatch.delenv("RNNZOO_NATIVE", raising=False)
+    monkeypatch.setattr(native, "_module", Spy())
+    return counts
+
+
+@pytest.fixture
+def unbuilt(monkeypatch, tmp_path):
+    """A process that finds no build: an empty cache and no module loaded."""
+    monkeypatch.delenv("RNNZOO_NATIVE", raising=False)
+    monkeypatch.setenv("RNNZOO_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "_module", None)
+    monkeypatch.setattr(native, "_looked", False)
+
+
+def randomise(module, scale=0.5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * scale)
+    return module
+
+
+class _Run(nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, xs, state, valid, mask):
+        return engine.runner(self.cell).run(self.cell, xs, state, valid, mask)
+
+
+# --- gradcheck (float64) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("padded", [False, True], ids=["full", "padded"])
+@pytest.mark.parametrize("dropout", [False, True], ids=["no_mask", "rec_mask"])
+@pytest.mark.parametrize("label,options", LSTM_OPTIONS.items(), ids=list(LSTM_OPTIONS))
+def test_gradcheck_float64_of_the_lstm_sequence_on_compiled_kernels(label, options, padded, dropout, calls):
+    cell = randomise(rnnzoo.Recurrent("lstm", 3, 3, **options).cells[0].double())
+    run, L, N = _Run(cell), 4, 3
+    g = torch.Generator().manual_seed(1)
+    xs = engine.runner(cell).project(cell, torch.randn(L, N, 3, dtype=torch.float64, generator=g)).detach()
+    state = tuple(torch.randn(s.shape, dtype=torch.float64, generator=g) * 0.5 for s in cell.init_state(xs))
+    valid = torch.arange(L)[:, None] < torch.tensor([L, 2, L - 1])[None, :] if padded else None
+    mask = ((torch.rand(state[0].shape, generator=g, dtype=torch.float64) > 0.3).double() / 0.7, None) \
+        if dropout else None
+    names = [n for n, _ in run.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
+
+    def f(xp, h0, c0, *ps):
+        y, final = functional_call(run, dict(zip(names, ps)), (xp, (h0, c0), valid, mask))
+        return (y, *final)
+
+    inputs = (xs.requires_grad_(), *(s.requires_grad_() for s in state), *params)
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
+    assert calls["lstm_forward"] > 0
+    assert (calls["lstm_backward"] > 0) == (not options.get("layer_norm"))  # LN's backward stays in Python
+
+
+@pytest.mark.parametrize("label,options", LSTM_OPTIONS.items(), ids=list(LSTM_OPTIONS))
+def test_gradcheck_through_recurrent_bidirectional_padded_with_recurrent_dropout(label, options, calls):
+    layer = randomise(rnnzoo.Recurrent("lstm", 3, 3, num_layers=2, bidirectional=True, recurrent_dropout=0.3,
+                                       engine="native", **options).double())
+    x = torch.randn(4, 3, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 2, 3])
+    names = [n for n, _ in layer.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for _, p in layer.named_parameters())
+
+    def f(x, *ps):
+        torch.manual_seed(7)  # the same dropout masks at every evaluation
+        y, final = functional_call(layer, dict(zip(names, ps)), (x,), {"lengths": lengths})
+        return (y, *as_tuple(final))
+
+    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
+    assert calls["lstm_forward"] >= 4
+
+
+# --- parity (float32) with the Python engine and the per-step loop ----------------------------
+
+def _outputs_and_grads(layer, x, lengths, seed=3):
+    torch.manual_seed(seed)
+    y, state = layer(x, lengths=lengths)
+    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed))
+    loss = (y * weights).sum() + sum((s * s).sum() for s in as_tuple(state))
+    return (y, *as_tuple(state)), torch.autograd.grad(loss, [x, *layer.parameters()])
+
+
+@pytest.mark.parametrize("size", ["small", "onednn"])
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train+recurrent_dropout"])
+@pytest.mark.parametrize("label,options", LSTM_OPTIONS.items(), ids=list(LSTM_OPTIONS))
+def test_compiled_kernels_match_the_python_engine_and_the_step_loop(label, options, training, size, calls,
+                                                                    monkeypatch):
+    # "onednn": N * H * 4H >= linalg.STEP_MACS, so the kernels multiply on oneDNN's packed weights
+    N, H, P = (4, 16, 6) if size == "small" else (32, 128, 64)
+    if size == "onednn" and not linalg.available():
+        pytest.skip("oneDNN products are not available in this torch build")
+    if options.get("proj_size"):
+        options = {**options, "proj_size": P}
+    layer = randomise(rnnzoo.Recurrent("lstm", 5, H, bidirectional=True, recurrent_dropout=0.25, fused=False,
+                                       **options).train(training), scale=0.3 if size == "small" else 0.05)
+    x = torch.randn(12, N, 5, requires_grad=True)
+    lengths = torch.randint(1, 13, (N,))
+    lengths[0] = 12
+    out, grads = _outputs_and_grads(layer, x, lengths)
+    assert calls["lstm_forward"] == 2
+    for reference in ("python", "loop"):
+        with monkeypatch.context() as m:
+            if reference == "python":
+                m.setenv("RNNZOO_NATIVE", "0")
+            else:
+                layer.engine = "loop"
+            ref, ref_grads = _outputs_and_grads(layer, x, lengths)
+            layer.engine = "auto"
+        for a, b in zip(out, ref):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+        for a, b in zip(grads, ref_grads):  # sums over all steps: float32 rounding grows with L * N
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    assert calls["lstm_forward"] == 2, "the references ran on the compiled kernels"
+
+
+@pytest.mark.parametrize("label,options", LSTM_OPTIONS.items(), ids=list(LSTM_OPTIONS))
+def test_inference_at_batch_one_matches_the_python_engine(label, options, calls, monkeypatch):
+    layer = randomise(rnnzoo.Recurrent("lstm", 5, 16, **options), scale=0.4).eval()
+    x = torch.randn(50, 1, 5)
+    with torch.inference_mode():
+        y, state = layer(x)
+        assert calls["lstm_forward"] == 1 or layer.path(backward=False) == "fused"
+        monkeypatch.setenv("RNNZOO_NATIVE", "0")
+        y_ref, state_ref = layer(x)
+    torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=0)
+    for a, b in zip(as_tuple(state), as_tuple(state_ref)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_saturated_gates_stay_finite_and_agree(calls, monkeypatch):
+    """Pre-activations in the hundreds: the kernels' exp clamps where float32's would overflow."""
+    layer = randomise(rnnzoo.LSTM(4, 8, peephole=True), scale=40.0)
+    x = torch.randn(20, 3, 4) * 10
+    y, (h, c) = layer(x)
+    assert torch.isfinite(y).all() and calls["lstm_forward"] == 1
+    monkeypatch.setenv("RNNZOO_NATIVE", "0")
+    y_ref, (h_ref, c_ref) = layer(x)
+    torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close(c, c_ref, atol=1e-4, rtol=1e-5)  # c grows by about 1 a step
+
+
+# --- which path, fallback, errors ------------------------------------------------------------
+
+def test_path_reports_the_compiled_kernels_and_proj_size_leaves_torchs_kernel(calls):
+    assert rnnzoo.LSTM(3, 4, peephole=True).path(backward=True) == "native"
+    plain = rnnzoo.LSTM(3, 4)
+    assert plain.path(backward=False) == "fused" and plain.path(backward=True) == "fused"
+    assert plain.path(torch.float16) != "native"
+    proj = rnnzoo.LSTM(3, 8, proj_size=2)  # torch runs LSTM with projections outside oneDNN: slower
+    assert proj.path(backward=False) == "native" and proj.path(backward=True) == "native"
+    with torch.inference_mode():
+        proj(torch.randn(5, 2, 3))
+    assert calls["lstm_forward"] == 1
+    assert rnnzoo.LSTM(3, 8, proj_size=2, fused=True).path(backward=False) == "fused"
+
+
+def test_auto_falls_back_to_the_python_engine_when_nothing_is_built(native_kernels, unbuilt, capsys):
+    layer = randomise(rnnzoo.LSTM(3, 4, peephole=True))
+    assert native.kernels(torch.zeros(1)) is None
+    assert layer.path(backward=True) == "engine"
+    assert "not built" in layer.native_ineligible_reason()
+    x = torch.randn(6, 2, 3)
+    y = layer(x)[0]
+    native._module = native_kernels
+    torch.testing.assert_close(layer(x)[0], y, atol=1e-5, rtol=0)
+    native._module = None
+    assert main(["native", "status"]) == 0
+    assert "in use: no" in capsys.readouterr().out
+
+
+def test_engine_native_errors_name_what_is_missing(native_kernels, unbuilt, monkeypatch):
+    with pytest.raises(ValueError, match="no compiled kernels for GRUCell"):
+        rnnzoo.Recurrent("gru", 3, 4, engine="native")
+    with pytest.raises(ValueError, match="pick one"):
+        rnnzoo.LSTM(3, 4, fused=True, engine="native")
+    assert native._module is None  # nothing above tried to build
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    with pytest.raises(ValueError, match="needs no-such-compiler"):
+        rnnzoo.LSTM(3, 4, engine="native")
+    monkeypatch.delenv("CXX")
+    native._module = native_kernels
+    layer = rnnzoo.LSTM(3, 4, engine="native")
+    with pytest.raises(ValueError, match="float32 or float64"):
+        layer.half()(torch.randn(5, 2, 3, dtype=torch.float16))
+    monkeypatch.setenv("RNNZOO_NATIVE", "0")
+    with pytest.raises(ValueError, match="RNNZOO_NATIVE=0"):
+        rnnzoo.LSTM(3, 4, engine="native")
+    with pytest.raises(ValueError, match="RNNZOO_NATIVE=0"):
+        layer(torch.randn(5, 2, 3))
+
+
+def test_a_build_is_cached_for_later_processes(native_kernels):
+    code = "import sys; from rnnzoo.engine import native; sys.exit(native.unavailable_reason() is not None)"
+    env = {k: v for k, v in os.environ.items() if k != "RNNZOO_NATIVE"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120).returncode == 0
+
+
+def test_cli_native_build_and_status(native_kernels, capsys, monkeypatch):
+    monkeypatch.delenv("RNNZOO_NATIVE", raising=False)
+    assert main(["native", "build"]) in (0, None)
+    assert native_kernels.__file__ in capsys.readouterr().out
+    assert main(["native", "status"]) in (0, None)
+    assert "in use: yes" in capsys.readouterr().out
