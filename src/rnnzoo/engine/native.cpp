@@ -121,18 +121,21 @@ template <typename T> const T* ptr_or_null(const c10::optional<at::Tensor>& t) {
   return t.has_value() && t->defined() ? t->data_ptr<T>() : nullptr;
 }
 
-// base + x W^T on oneDNN, W packed by torch.ops.mkldnn._reorder_linear_weight (rnnzoo.engine.linalg.Right):
-// where MKL's sgemm does not use the CPU's widest vectors oneDNN is twice as fast for large products.
-at::Tensor onednn_add(const at::Tensor& x, const at::Tensor& base, const at::Tensor& packed) {
+// x W^T on oneDNN, W packed by torch.ops.mkldnn._reorder_linear_weight (rnnzoo.engine.linalg.Right): where
+// MKL's sgemm does not use the CPU's widest vectors oneDNN is twice as fast for large products. No post-op:
+// oneDNN's fused "add" of a base was slower here (118 vs 88 us at 64 x 256 x 1024, 2 threads) than adding
+// the base in the loop that reads the product anyway.
+at::Tensor onednn_mm(const at::Tensor& x, const at::Tensor& packed) {
   static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("mkldnn::_linear_pointwise", "binary")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                         const std::optional<at::Tensor>&, c10::string_view)>();
-  return op.call(x, base, packed, std::nullopt, "add");
+                       .findSchemaOrThrow("mkldnn::_linear_pointwise", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&,
+                                         c10::string_view, c10::List<std::optional<at::Scalar>>,
+                                         std::optional<c10::string_view>)>();
+  return op.call(x, packed, std::nullopt, "none", c10::List<std::optional<at::Scalar>>(), std::nullopt);
 }
 
-// Rows per parallel chunk: small batches (inference) stay on one thread, where OpenMP's hand-offs
-// would cost more than the loop.
+// Rows per parallel chunk, at least torch's grain of 32768 numbers: small batches (inference) stay on one
+// thread, where OpenMP's hand-offs would cost more than the loop.
 int64_t grain(int64_t row_numbers) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, row_numbers)); }
 
 template <typename T>
@@ -182,8 +185,6 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
   T* st_ = stats.data_ptr<T>();
   const bool onednn_W = W_packed.has_value() && W_packed->defined();
   const bool onednn_Wr = Wr_packed.has_value() && Wr_packed->defined();
-  at::Tensor zeros = onednn_W && ln_h ? at::zeros({N, GH}, opts) : at::Tensor();
-  at::Tensor zeros_y = onednn_Wr ? at::zeros({N, P}, opts) : at::Tensor();
 
   const T* hp_ = h0.data_ptr<T>();  // the previous step's h and c
   const T* cp_ = c0.data_ptr<T>();
@@ -195,9 +196,9 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
     }
     // pre (N, G*H) = xp[t] + h W_hh^T, or with layer_norm h W_hh^T alone (LN_h, then + xp[t], below)
     at::Tensor pre_t;  // holds oneDNN's result for this step
+    const bool add_xp = onednn_W || ln_h;  // xp[t] is added in the gate loop (after LN_h with layer_norm)
     if (onednn_W) {
-      at::Tensor base = ln_h ? zeros : at::from_blob(const_cast<T*>(xp_) + t * N * GH, {N, GH}, opts);
-      pre_t = onednn_add(at::from_blob(const_cast<T*>(hin), {N, P}, opts), base, *W_packed);
+      pre_t = onednn_mm(at::from_blob(const_cast<T*>(hin), {N, P}, opts), *W_packed);
       pre_ = pre_t.data_ptr<T>();
     } else {
       if (!ln_h) std::memcpy(pre_, xp_ + t * N * GH, N * GH * sizeof(T));
@@ -218,7 +219,12 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
         const T* cp = cp_ + n * H;
         T* cn = cn_ + n * H;
         T* tc = tc_ + n * H;
-        if (ln_h) layer_norm_row<T>(p, GH, lhw, lhb, xp_ + (t * N + n) * GH, eps_h, p, mh + n, sh + n);
+        const T* xr = xp_ + (t * N + n) * GH;
+        if (ln_h) {
+          layer_norm_row<T>(p, GH, lhw, lhb, xr, eps_h, p, mh + n, sh + n);
+        } else if (add_xp) {
+          for (int64_t j = 0; j < GH; ++j) p[j] += xr[j];
+        }
         if (pp != nullptr) {  // peepholes into the c-driven sigmoid gates: + w ⊙ c_prev
           for (int64_t j = 0; j < k; ++j) {
             const T* w = pp + (2 - k + j) * H;
@@ -260,7 +266,7 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
     });
     if (has_proj) {  // y (N, P) = otc W_hr^T
       if (onednn_Wr) {
-        at::from_blob(y_, {N, P}, opts).copy_(onednn_add(otc, zeros_y, *Wr_packed));
+        at::from_blob(y_, {N, P}, opts).copy_(onednn_mm(otc, *Wr_packed));
       } else {
         mm_bt<T>(N, P, H, otc_, Wr_, T(0), y_);
       }
@@ -275,17 +281,61 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
 }
 
 
-// base + x B^T for row-major x (m, k), B (n, k): oneDNN when `packed` is given, else BLAS into `out`.
+// base + x B^T for row-major x (m, k), B (n, k): oneDNN's new tensor when `packed` is given, else BLAS
+// into `out` (returned). base may be null (zero).
 template <typename T>
-void product(int64_t m, int64_t n, int64_t k, const T* x, const T* B, const c10::optional<at::Tensor>& packed,
-             const T* base, T* out, const at::TensorOptions& opts) {
+at::Tensor product(int64_t m, int64_t n, int64_t k, const T* x, const T* B, const c10::optional<at::Tensor>& packed,
+                   const T* base, const at::Tensor& out) {
+  const auto opts = out.options();
   if (packed.has_value() && packed->defined()) {
-    at::Tensor b = base != nullptr ? at::from_blob(const_cast<T*>(base), {m, n}, opts) : at::zeros({m, n}, opts);
-    at::from_blob(out, {m, n}, opts).copy_(onednn_add(at::from_blob(const_cast<T*>(x), {m, k}, opts), b, *packed));
-    return;
+    at::Tensor y = onednn_mm(at::from_blob(const_cast<T*>(x), {m, k}, opts), *packed);
+    if (base != nullptr) {
+      T* o = y.data_ptr<T>();
+      for (int64_t j = 0; j < m * n; ++j) o[j] += base[j];
+    }
+    return y;
   }
-  if (base != nullptr && base != out) std::memcpy(out, base, m * n * sizeof(T));
-  mm_bt<T>(m, n, k, x, B, T(base != nullptr ? 1 : 0), out);
+  T* o = out.data_ptr<T>();
+  if (base != nullptr) std::memcpy(o, base, m * n * sizeof(T));
+  mm_bt<T>(m, n, k, x, B, T(base != nullptr ? 1 : 0), o);
+  return out;
+}
+
+// One row of the gate gradients at one step (rnnzoo/engine/lstm_backward.py's factors, in the loop):
+// dG[o] = du K_o, dc += du K_c, dG[i, f, g] = dc K_[i,f,g], dc *= F. Templated on the options so that
+// the loop has no branches and vectorizes.
+template <typename T, bool PEEP, bool COUPLED>
+void gate_grad_row(int64_t H, int64_t k, const T* a, const T* tc, const T* cp, const T* du, const T* pp, T* dg,
+                   T* dc) {
+  const T *i = a, *f = a + (k - 1) * H, *g = a + k * H, *o = a + (k + 1) * H;
+  T *dgi = dg, *dgf = dg + (k - 1) * H, *dgg = dg + k * H, *dgo = dg + (k + 1) * H;
+  for (int64_t u = 0; u < H; ++u) {
+    const T ko = o[u] * (T(1) - o[u]) * tc[u];  // ∂h/∂o_pre
+    dgo[u] = du[u] * ko;
+    T kc = (T(1) - tc[u] * tc[u]) * o[u];  // ∂h/∂c through tanh(c)
+    if (PEEP) kc += ko * pp[2 * H + u];    // and through o's peephole
+    const T d = dc[u] + du[u] * kc;
+    const T kf = f[u] * (T(1) - f[u]) * (COUPLED ? cp[u] - g[u] : cp[u]);
+    dgf[u] = d * kf;
+    // tanh'(g_pre) = 1 - g², halved for the doubled pre-activation
+    dgg[u] = d * (T(1) - g[u] * g[u]) * (COUPLED ? T(1) - f[u] : i[u]) * T(0.5);
+    T fm = f[u];
+    if (PEEP) fm += kf * pp[H + u];
+    if (!COUPLED) {
+      const T ki = i[u] * (T(1) - i[u]) * g[u];
+      dgi[u] = d * ki;
+      if (PEEP) fm += ki * pp[u];
+    }
+    dc[u] = d * fm;
+  }
+}
+
+template <typename T>
+using GateGradRow = void (*)(int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*);
+
+template <typename T> GateGradRow<T> gate_grad_row_for(bool peep, bool coupled) {
+  if (peep) return coupled ? gate_grad_row<T, true, true> : gate_grad_row<T, true, false>;
+  return coupled ? gate_grad_row<T, false, true> : gate_grad_row<T, false, false>;
 }
 
 template <typename T>
@@ -306,71 +356,52 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   at::Tensor DH = has_proj ? at::empty({L, N, P}, opts) : at::Tensor();  // each step's dh, for dW_hr
   at::Tensor dh = dY[L - 1] + dhT;
   at::Tensor dc = dcT.clone(at::MemoryFormat::Contiguous);
-  at::Tensor dh_new = at::empty({N, P}, opts), du_buf = has_proj ? at::empty({N, H}, opts) : at::Tensor();
-  T *dh_ = dh.data_ptr<T>(), *dhn_ = dh_new.data_ptr<T>(), *dc_ = dc.data_ptr<T>();
-  const T *dY_ = dY.data_ptr<T>(), *A_ = A.data_ptr<T>(), *T_ = Tc.data_ptr<T>(), *C_ = C.data_ptr<T>();
+  at::Tensor dh_buf = at::empty({N, P}, opts), du_buf = has_proj ? at::empty({N, H}, opts) : at::Tensor();
+  at::Tensor spare = at::empty({N, P}, opts);
+  T* dc_ = dc.data_ptr<T>();
+  const T *dY_ = dY.data_ptr<T>(), *A_ = A.data_ptr<T>(), *T_ = Tc.data_ptr<T>();
   const T *cprev_ = cprev.data_ptr<T>(), *WT_ = WT.data_ptr<T>();
   const T* WrT_ = has_proj ? WrT->data_ptr<T>() : nullptr;
   const T* pp = ptr_or_null<T>(peep);
   const T* mask_ = ptr_or_null<T>(mask);
   const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
-  T* dG_ = dG.data_ptr<T>();
+  const GateGradRow<T> row_grad = gate_grad_row_for<T>(pp != nullptr, coupled);
   for (int64_t t = L - 1; t >= 0; --t) {
-    const T* du_ = dh_;
+    const T* dh_ = dh.data_ptr<T>();
+    at::Tensor du = dh;
     if (has_proj) {  // h = (o ⊙ tanh c) W_hr^T: du = dh W_hr
       std::memcpy(DH.data_ptr<T>() + t * N * P, dh_, N * P * sizeof(T));
-      product<T>(N, H, P, dh_, WrT_, WrT_packed, nullptr, du_buf.data_ptr<T>(), opts);
-      du_ = du_buf.data_ptr<T>();
+      du = product<T>(N, H, P, dh_, WrT_, WrT_packed, nullptr, du_buf);
     }
+    const T* du_ = du.data_ptr<T>();
+    T* dgt = dG.data_ptr<T>() + t * N * GH;
     at::parallel_for(0, N, grain(GH), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         const int64_t row = t * N + n;
-        T* dg = dG_ + row * GH;
-        T* dcn = dc_ + n * H;
         if (valid_ != nullptr && !valid_[row]) {  // a padded step held the state: no gate gradient
-          std::memset(dg, 0, GH * sizeof(T));
+          std::memset(dgt + n * GH, 0, GH * sizeof(T));
           continue;
         }
-        const T *a = A_ + row * GH, *tc = T_ + row * H, *cp = cprev_ + row * H, *du = du_ + n * H;
-        const T *i = a, *f = a + (k - 1) * H, *g = a + k * H, *o = a + (k + 1) * H;
-        T *dgi = dg, *dgf = dg + (k - 1) * H, *dgg = dg + k * H, *dgo = dg + (k + 1) * H;
-        for (int64_t u = 0; u < H; ++u) {
-          const T ko = o[u] * (T(1) - o[u]) * tc[u];  // ∂h/∂o_pre
-          dgo[u] = du[u] * ko;
-          T kc = (T(1) - tc[u] * tc[u]) * o[u];  // ∂h/∂c through tanh(c)
-          if (pp != nullptr) kc += ko * pp[2 * H + u];  // and through o's peephole
-          T d = dcn[u] + du[u] * kc;
-          const T kf = f[u] * (T(1) - f[u]) * (coupled ? cp[u] - g[u] : cp[u]);
-          dgf[u] = d * kf;
-          // tanh'(g_pre) = 1 - g², halved for the doubled pre-activation
-          dgg[u] = d * (T(1) - g[u] * g[u]) * (coupled ? T(1) - f[u] : i[u]) * T(0.5);
-          T fm = f[u];
-          if (pp != nullptr) fm += kf * pp[H + u];
-          if (!coupled) {
-            const T ki = i[u] * (T(1) - i[u]) * g[u];
-            dgi[u] = d * ki;
-            if (pp != nullptr) fm += ki * pp[u];
-          }
-          dcn[u] = d * fm;
-        }
+        row_grad(H, k, A_ + row * GH, T_ + row * H, cprev_ + row * H, du_ + n * H, pp, dgt + n * GH, dc_ + n * H);
       }
     });
     // dh_prev = mask ⊙ (dG_t W_hh) + dy_{t-1}, plus dh where the step was padded
-    const T* dgt = dG_ + t * N * GH;
-    const T* base = (t > 0 && mask_ == nullptr) ? dY_ + (t - 1) * N * P : nullptr;
-    product<T>(N, P, GH, dgt, WT_, WT_packed, base, dhn_, opts);
+    const T* prev_dy = t > 0 ? dY_ + (t - 1) * N * P : nullptr;
+    at::Tensor dh_new = product<T>(N, P, GH, dgt, WT_, WT_packed, mask_ == nullptr ? prev_dy : nullptr,
+                                   dh_buf);
+    T* dhn_ = dh_new.data_ptr<T>();
     if (mask_ != nullptr) {
-      for (int64_t j = 0; j < N * P; ++j) dhn_[j] = dhn_[j] * mask_[j] + (t > 0 ? dY_[(t - 1) * N * P + j] : T(0));
+      for (int64_t j = 0; j < N * P; ++j) dhn_[j] = dhn_[j] * mask_[j] + (prev_dy != nullptr ? prev_dy[j] : T(0));
     }
     if (valid_ != nullptr) {
       for (int64_t n = 0; n < N; ++n)
         if (!valid_[t * N + n])
           for (int64_t j = 0; j < P; ++j) dhn_[n * P + j] += dh_[n * P + j];
     }
-    std::swap(dh_, dhn_);
+    if (dh_new.is_same(dh_buf)) std::swap(dh_buf, spare);  // BLAS wrote into dh_buf: keep dh's buffer apart
+    dh = dh_new;
   }
-  at::Tensor dh0 = dh_ == dh.data_ptr<T>() ? dh : dh_new;
-  return {dG, dh0, dc, DH};
+  return {dG, dh, dc, DH};
 }
 }  // namespace
 
