@@ -26,6 +26,16 @@ LSTM_OPTIONS = {
     "peephole+layer_norm+proj": {"peephole": True, "layer_norm": True, "proj_size": 2},
     "all": {"peephole": True, "coupled": True, "layer_norm": True, "proj_size": 2},
 }
+# (name, label, options, the kernel its forward calls, whether its backward is compiled too)
+CASES = ([("lstm", label, o, "lstm_forward", not o.get("layer_norm")) for label, o in LSTM_OPTIONS.items()]
+         + [("elman", "tanh", {}, "elman_forward", False),
+            ("elman", "relu", {"activation": "relu"}, "elman_forward", False),
+            ("jordan", "tanh", {}, "jordan_forward", False),
+            ("jordan", "relu+sigmoid+output_size", {"activation": "relu", "output_activation": "sigmoid",
+                                                    "output_size": 2}, "jordan_forward", False),
+            ("rmlp", "tanh", {}, "elman_forward", False),
+            ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}, "elman_forward", False)])
+IDS = [f"{c[0]}:{c[1]}" for c in CASES]
 
 
 @pytest.fixture
@@ -75,32 +85,35 @@ class _Run(nn.Module):
 
 @pytest.mark.parametrize("padded", [False, True], ids=["full", "padded"])
 @pytest.mark.parametrize("dropout", [False, True], ids=["no_mask", "rec_mask"])
-@pytest.mark.parametrize("label,options", LSTM_OPTIONS.items(), ids=list(LSTM_OPTIONS))
-def test_gradcheck_float64_of_the_lstm_sequence_on_compiled_kernels(label, options, padded, dropout, calls):
-    cell = randomise(rnnzoo.Recurrent("lstm", 3, 3, **options).cells[0].double())
+@pytest.mark.parametrize("name,label,options,kernel,compiled_backward", CASES, ids=IDS)
+def test_gradcheck_float64_of_the_sequence_function_on_compiled_kernels(name, label, options, kernel,
+                                                                        compiled_backward, padded, dropout, calls):
+    cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
     run, L, N = _Run(cell), 4, 3
     g = torch.Generator().manual_seed(1)
     xs = engine.runner(cell).project(cell, torch.randn(L, N, 3, dtype=torch.float64, generator=g)).detach()
     state = tuple(torch.randn(s.shape, dtype=torch.float64, generator=g) * 0.5 for s in cell.init_state(xs))
     valid = torch.arange(L)[:, None] < torch.tensor([L, 2, L - 1])[None, :] if padded else None
-    mask = ((torch.rand(state[0].shape, generator=g, dtype=torch.float64) > 0.3).double() / 0.7, None) \
-        if dropout else None
+    mask = tuple((torch.rand(s.shape, generator=g, dtype=torch.float64) > 0.3).double() / 0.7
+                 if j in cell.recurrent_inputs else None for j, s in enumerate(state)) if dropout else None
     names = [n for n, _ in run.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
 
-    def f(xp, h0, c0, *ps):
-        y, final = functional_call(run, dict(zip(names, ps)), (xp, (h0, c0), valid, mask))
+    def f(xp, *rest):
+        st, ps = rest[:len(state)], rest[len(state):]
+        y, final = functional_call(run, dict(zip(names, ps)), (xp, st, valid, mask))
         return (y, *final)
 
     inputs = (xs.requires_grad_(), *(s.requires_grad_() for s in state), *params)
     assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
-    assert calls["lstm_forward"] > 0
-    assert (calls["lstm_backward"] > 0) == (not options.get("layer_norm"))  # LN's backward stays in Python
+    assert calls[kernel] > 0
+    assert (calls["lstm_backward"] > 0) == compiled_backward  # LN's backward stays in Python
 
 
-@pytest.mark.parametrize("label,options", LSTM_OPTIONS.items(), ids=list(LSTM_OPTIONS))
-def test_gradcheck_through_recurrent_bidirectional_padded_with_recurrent_dropout(label, options, calls):
-    layer = randomise(rnnzoo.Recurrent("lstm", 3, 3, num_layers=2, bidirectional=True, recurrent_dropout=0.3,
+@pytest.mark.parametrize("name,label,options,kernel,compiled_backward", CASES, ids=IDS)
+def test_gradcheck_through_recurrent_bidirectional_padded_with_recurrent_dropout(name, label, options, kernel,
+                                                                                 compiled_backward, calls):
+    layer = randomise(rnnzoo.Recurrent(name, 3, 3, num_layers=2, bidirectional=True, recurrent_dropout=0.3,
                                        engine="native", **options).double())
     x = torch.randn(4, 3, 3, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([4, 2, 3])
@@ -113,7 +126,7 @@ def test_gradcheck_through_recurrent_bidirectional_padded_with_recurrent_dropout
         return (y, *as_tuple(final))
 
     assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
-    assert calls["lstm_forward"] >= 4
+    assert calls[kernel] >= 4
 
 
 # --- parity (float32) with the Python engine and the per-step loop ----------------------------
@@ -128,22 +141,25 @@ def _outputs_and_grads(layer, x, lengths, seed=3):
 
 @pytest.mark.parametrize("size", ["small", "onednn"])
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "train+recurrent_dropout"])
-@pytest.mark.parametrize("label,options", LSTM_OPTIONS.items(), ids=list(LSTM_OPTIONS))
-def test_compiled_kernels_match_the_python_engine_and_the_step_loop(label, options, training, size, calls,
-                                                                    monkeypatch):
+@pytest.mark.parametrize("name,label,options,kernel,compiled_backward", CASES, ids=IDS)
+def test_compiled_kernels_match_the_python_engine_and_the_step_loop(name, label, options, kernel, compiled_backward,
+                                                                    training, size, calls, monkeypatch):
     # "onednn": N * H * 4H >= linalg.STEP_MACS, so the kernels multiply on oneDNN's packed weights
     N, H, P = (4, 16, 6) if size == "small" else (32, 128, 64)
     if size == "onednn" and not linalg.available():
         pytest.skip("oneDNN products are not available in this torch build")
     if options.get("proj_size"):
         options = {**options, "proj_size": P}
-    layer = randomise(rnnzoo.Recurrent("lstm", 5, H, bidirectional=True, recurrent_dropout=0.25, fused=False,
+    if name != "lstm" and size == "onednn":
+        H *= 2  # W_hh h: N * H * H >= linalg.STEP_MACS as the LSTM's N * H * 4 H
+    layer = randomise(rnnzoo.Recurrent(name, 5, H, bidirectional=True, recurrent_dropout=0.25, fused=False,
                                        **options).train(training), scale=0.3 if size == "small" else 0.05)
     x = torch.randn(12, N, 5, requires_grad=True)
     lengths = torch.randint(1, 13, (N,))
     lengths[0] = 12
     out, grads = _outputs_and_grads(layer, x, lengths)
-    assert calls["lstm_forward"] == 2
+    per_direction = len(layer.cells[0].weight_hh) if name == "rmlp" else 1  # rmlp: a call per layer
+    assert calls[kernel] == 2 * per_direction
     for reference in ("python", "loop"):
         with monkeypatch.context() as m:
             if reference == "python":
@@ -156,16 +172,17 @@ def test_compiled_kernels_match_the_python_engine_and_the_step_loop(label, optio
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
         for a, b in zip(grads, ref_grads):  # sums over all steps: float32 rounding grows with L * N
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
-    assert calls["lstm_forward"] == 2, "the references ran on the compiled kernels"
+    assert calls[kernel] == 2 * per_direction, "the references ran on the compiled kernels"
 
 
-@pytest.mark.parametrize("label,options", LSTM_OPTIONS.items(), ids=list(LSTM_OPTIONS))
-def test_inference_at_batch_one_matches_the_python_engine(label, options, calls, monkeypatch):
-    layer = randomise(rnnzoo.Recurrent("lstm", 5, 16, **options), scale=0.4).eval()
+@pytest.mark.parametrize("name,label,options,kernel,compiled_backward", CASES, ids=IDS)
+def test_inference_at_batch_one_matches_the_python_engine(name, label, options, kernel, compiled_backward, calls,
+                                                          monkeypatch):
+    layer = randomise(rnnzoo.Recurrent(name, 5, 16, **options), scale=0.4).eval()
     x = torch.randn(50, 1, 5)
     with torch.inference_mode():
         y, state = layer(x)
-        assert calls["lstm_forward"] == 1 or layer.path(backward=False) == "fused"
+        assert calls[kernel] >= 1 or layer.path(backward=False) == "fused"
         monkeypatch.setenv("RNNZOO_NATIVE", "0")
         y_ref, state_ref = layer(x)
     torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=0)

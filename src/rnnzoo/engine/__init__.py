@@ -98,8 +98,9 @@ def native_reason(cell, like: torch.Tensor | None = None) -> str | None:
 
 def native_beats_fused(cell) -> bool:
     """Whether the compiled kernels beat torch's fused kernel for this cell in every call (measured,
-    benchmarks/cells.py): torch's LSTM with proj_size runs outside oneDNN (0.33x of nn.LSTM at batch
-    1, where the compiled engine is 2.2x)."""
+    benchmarks/cells.py): Elman (batch-1 inference 3.3x nn.RNN; training already prefers the engine),
+    and LSTM with proj_size, which torch runs outside oneDNN (0.26-0.33x of nn.LSTM at batch 1,
+    where the compiled engine is 2.2x)."""
     module = _table().get(type(cell))
     return bool(getattr(module, "NATIVE_BEATS_FUSED", lambda c: False)(cell)) and native_reason(cell) is None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 
 from . import (
+    ACTIVATIONS,
     activate,
     activation_grad,
     first_full,
@@ -14,6 +15,7 @@ from . import (
     flat,
     masked_grad,
     masked_output,
+    native,
     needs_grad,
     state_grad,
     step_masks,
@@ -26,6 +28,13 @@ from .linalg import Right, gram, gram_layout, linear
 # sizes and thread counts (2 threads, three runs: 1.04-1.54x at (64, 100, 128, 256), 1.58-1.80x at
 # (32, 500, 32, 64); the kernel 0.82-1.06x): fused="auto" trains here; inference stays on the kernel.
 TRAINS_FASTER = True
+NATIVE = True  # rnnzoo.engine.native has this engine's forward
+
+
+def NATIVE_BEATS_FUSED(cell):  # noqa: N802
+    """On the compiled kernels inference beats nn.RNN's kernel too (batch 1, L = 1000, H = 128, 2 threads:
+    1.46 vs 3.74-4.86 ms; benchmarks/cells.py --inference)."""
+    return True
 
 
 def cell_reason(cell):
@@ -38,6 +47,11 @@ def project(cell, x):
 
 def _forward(xp, h0, W, mask, valid, act):
     L, N, H = xp.shape
+    kernels = native.kernels(xp)
+    if kernels is not None:
+        mask = None if mask is None else mask.expand(N, H)
+        return kernels.elman_forward(*native.contiguous(xp, h0, W, mask, valid), ACTIVATIONS.index(act),
+                                     Right(W, N).packed)
     Y = xp.new_empty((L, N, H))
     Ys, xps, Wm = Y.unbind(0), xp.unbind(0), Right(W, N)
     hr_buf = xp.new_empty((N, H)) if mask is not None else None

@@ -15,12 +15,16 @@ from . import (
     flat,
     masked_grad,
     masked_output,
+    native,
     needs_grad,
     state_grad,
     step_masks,
     with_prev,
 )
 from .linalg import Right, gram, gram_layout, linear
+
+
+NATIVE = True  # rnnzoo.engine.native has this engine's forward
 
 
 def cell_reason(cell):
@@ -37,6 +41,13 @@ def project(cell, x):
 def _forward(xp, y0, W_hy, W_yh, b_y, mask, valid, acts, keep):
     L, N, H = xp.shape
     O = y0.shape[-1]
+    kernels = native.kernels(xp)
+    if kernels is not None:
+        mask = None if mask is None else mask.expand(N, O)
+        Y, Hh = kernels.jordan_forward(*native.contiguous(xp, y0, W_hy, W_yh, b_y, mask, valid),
+                                       *(ACTIVATIONS.index(a) for a in acts), keep, Right(W_hy, N).packed,
+                                       Right(W_yh, N).packed)
+        return Y, Hh
     Y, Hh = xp.new_empty((L, N, O)), xp.new_empty((L if keep else 1, N, H))
     Ys, xps, Why, Wyh = Y.unbind(0), xp.unbind(0), Right(W_hy, N), Right(W_yh, N, b_y)
     Hs = Hh.unbind(0) if keep else [Hh[0]] * L

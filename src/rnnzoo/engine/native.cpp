@@ -403,6 +403,106 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   }
   return {dG, dh, dc, DH};
 }
+
+// --- Elman and Jordan ----------------------------------------------------------------------------
+// Activation codes, in rnnzoo.engine.ACTIVATIONS' order.
+enum Act { kTanh = 0, kSigmoid = 1, kRelu = 2, kIdentity = 3 };
+
+// out[j] = act(x[j] + add[j]) (add may be null), one loop per activation so that each vectorizes.
+template <typename T> void activate_row(int act, int64_t n, const T* x, const T* add, T* out) {
+  auto loop = [&](auto f) {
+    if (add != nullptr) {
+      for (int64_t j = 0; j < n; ++j) out[j] = f(x[j] + add[j]);
+    } else {
+      for (int64_t j = 0; j < n; ++j) out[j] = f(x[j]);
+    }
+  };
+  switch (act) {
+    case kTanh: loop([](T v) { return tanh_(v); }); break;
+    case kSigmoid: loop([](T v) { return sigmoid_(v); }); break;
+    case kRelu: loop([](T v) { return v > T(0) ? v : T(0); }); break;
+    default: loop([](T v) { return v; }); break;
+  }
+}
+
+// out (m, n) = x (m, k) W^T (W (n, k)) on oneDNN's packed W or BLAS; returns the tensor holding it.
+template <typename T>
+at::Tensor right(int64_t m, int64_t n, int64_t k, const T* x, const T* W, const c10::optional<at::Tensor>& packed,
+                 const at::Tensor& out) {
+  if (packed.has_value() && packed->defined())
+    return onednn_mm(at::from_blob(const_cast<T*>(x), {m, k}, out.options()), *packed);
+  mm_bt<T>(m, n, k, x, W, T(0), out.data_ptr<T>());
+  return out;
+}
+
+// A padded step keeps the state: row n of `state` (width w) back to its previous value.
+template <typename T> void hold_padded(const bool* valid_t, int64_t N, int64_t w, const T* prev, T* state) {
+  if (valid_t == nullptr) return;
+  for (int64_t n = 0; n < N; ++n)
+    if (!valid_t[n]) std::memcpy(state + n * w, prev + n * w, w * sizeof(T));
+}
+
+// The recurrent input of the next step: the state, or state ⊙ mask with recurrent dropout.
+template <typename T> const T* recurrent_input(const T* state, const T* mask, int64_t numbers, T* buf) {
+  if (mask == nullptr) return state;
+  for (int64_t j = 0; j < numbers; ++j) buf[j] = state[j] * mask[j];
+  return buf;
+}
+
+template <typename T>
+at::Tensor elman_forward_impl(const at::Tensor& xp, const at::Tensor& h0, const at::Tensor& W,
+                              const c10::optional<at::Tensor>& mask, const c10::optional<at::Tensor>& valid, int64_t act,
+                              const c10::optional<at::Tensor>& W_packed) {
+  const int64_t L = xp.size(0), N = xp.size(1), H = xp.size(2);
+  auto opts = xp.options();
+  at::Tensor Y = at::empty({L, N, H}, opts), pre = at::empty({N, H}, opts), hr = at::empty({N, H}, opts);
+  const T *xp_ = xp.data_ptr<T>(), *W_ = W.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
+  const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
+  T *Y_ = Y.data_ptr<T>(), *hr_ = hr.data_ptr<T>();
+  const T* h = h0.data_ptr<T>();
+  const T* hin = recurrent_input(h, mask_, N * H, hr_);
+  for (int64_t t = 0; t < L; ++t) {
+    at::Tensor r = right<T>(N, H, H, hin, W_, W_packed, pre);  // W_hh h_rec
+    T* y = Y_ + t * N * H;
+    activate_row<T>(static_cast<int>(act), N * H, r.data_ptr<T>(), xp_ + t * N * H, y);
+    hold_padded<T>(valid_ ? valid_ + t * N : nullptr, N, H, h, y);
+    h = y;
+    hin = recurrent_input(h, mask_, N * H, hr_);
+  }
+  return Y;
+}
+
+template <typename T>
+std::vector<at::Tensor> jordan_forward_impl(const at::Tensor& xp, const at::Tensor& y0, const at::Tensor& W_hy,
+                                            const at::Tensor& W_yh, const at::Tensor& b_y,
+                                            const c10::optional<at::Tensor>& mask,
+                                            const c10::optional<at::Tensor>& valid, int64_t act_h, int64_t act_y,
+                                            bool keep, const c10::optional<at::Tensor>& Why_packed,
+                                            const c10::optional<at::Tensor>& Wyh_packed) {
+  const int64_t L = xp.size(0), N = xp.size(1), H = xp.size(2), O = y0.size(-1);
+  auto opts = xp.options();
+  at::Tensor Y = at::empty({L, N, O}, opts), Hh = at::empty({keep ? L : 1, N, H}, opts);
+  at::Tensor pre = at::empty({N, H}, opts), out = at::empty({N, O}, opts), yr = at::empty({N, O}, opts);
+  at::Tensor bias_rows = b_y.expand({N, O}).contiguous();
+  const T *xp_ = xp.data_ptr<T>(), *Why_ = W_hy.data_ptr<T>(), *Wyh_ = W_yh.data_ptr<T>();
+  const T *b_ = bias_rows.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
+  const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
+  T *Y_ = Y.data_ptr<T>(), *H_ = Hh.data_ptr<T>(), *yr_ = yr.data_ptr<T>();
+  const T* y = y0.data_ptr<T>();
+  const T* yin = recurrent_input(y, mask_, N * O, yr_);
+  for (int64_t t = 0; t < L; ++t) {
+    T* h = H_ + (keep ? t : 0) * N * H;
+    at::Tensor r = right<T>(N, H, O, yin, Why_, Why_packed, pre);  // h = act_h(xp + W_hy y_rec)
+    activate_row<T>(static_cast<int>(act_h), N * H, r.data_ptr<T>(), xp_ + t * N * H, h);
+    at::Tensor q = right<T>(N, O, H, h, Wyh_, Wyh_packed, out);  // y' = act_y(W_yh h + b_y)
+    T* yn = Y_ + t * N * O;
+    activate_row<T>(static_cast<int>(act_y), N * O, q.data_ptr<T>(), b_, yn);
+    hold_padded<T>(valid_ ? valid_ + t * N : nullptr, N, O, y, yn);
+    y = yn;
+    yin = recurrent_input(y, mask_, N * O, yr_);
+  }
+  return {Y, Hh};
+}
 }  // namespace
 
 // (xp (L, N, G*H), h0 (N, P), c0 (N, H), W_hh (G*H, P), W_hr (P, H)?, peephole (3, H)?, ln_h w/b (G*H)?,
@@ -451,7 +551,44 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dh
                                    WrT_packed);
 }
 
+#define RNNZOO_DISPATCH(tensor, name, ...)                                                               \
+  [&] {                                                                                                \
+    TORCH_CHECK((tensor).dim() == 3 && (tensor).is_contiguous() && (tensor).device().is_cpu(), name,   \
+                ": expected a contiguous CPU (L, N, F) tensor");                                        \
+    at::NoGradGuard no_grad;                                                                           \
+    if ((tensor).scalar_type() == at::kDouble) {                                                       \
+      using T = double;                                                                                \
+      return __VA_ARGS__;                                                                              \
+    }                                                                                                  \
+    TORCH_CHECK((tensor).scalar_type() == at::kFloat, name, ": expected float32 or float64, got ",      \
+                (tensor).scalar_type());                                                               \
+    using T = float;                                                                                   \
+    return __VA_ARGS__;                                                                                \
+  }()
+
+// (xp (L, N, H), h0 (N, H), W_hh (H, H), mask (N, H)?, valid (L, N) bool?, activation code, W_hh packed?) ->
+// Y (L, N, H): rnnzoo/engine/elman.py's `_forward`.
+at::Tensor elman_forward(const at::Tensor& xp, const at::Tensor& h0, const at::Tensor& W,
+                         const c10::optional<at::Tensor>& mask, const c10::optional<at::Tensor>& valid, int64_t act,
+                         const c10::optional<at::Tensor>& W_packed) {
+  return RNNZOO_DISPATCH(xp, "xp", elman_forward_impl<T>(xp, h0, W, mask, valid, act, W_packed));
+}
+
+// (xp (L, N, H), y0 (N, O), W_hy (H, O), W_yh (O, H), b_y (O), mask (N, O)?, valid?, act_h, act_y, keep,
+// packed W_hy / W_yh?) -> [Y (L, N, O), H (L or 1, N, H)]: rnnzoo/engine/jordan.py's `_forward`.
+std::vector<at::Tensor> jordan_forward(const at::Tensor& xp, const at::Tensor& y0, const at::Tensor& W_hy,
+                                       const at::Tensor& W_yh, const at::Tensor& b_y,
+                                       const c10::optional<at::Tensor>& mask, const c10::optional<at::Tensor>& valid,
+                                       int64_t act_h, int64_t act_y, bool keep,
+                                       const c10::optional<at::Tensor>& Why_packed,
+                                       const c10::optional<at::Tensor>& Wyh_packed) {
+  return RNNZOO_DISPATCH(xp, "xp", jordan_forward_impl<T>(xp, y0, W_hy, W_yh, b_y, mask, valid, act_h, act_y, keep,
+                                                          Why_packed, Wyh_packed));
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("elman_forward", &elman_forward, "Elman engine forward (see rnnzoo/engine/elman.py)");
+  m.def("jordan_forward", &jordan_forward, "Jordan engine forward (see rnnzoo/engine/jordan.py)");
   m.def("lstm_backward", &lstm_backward, "LSTM engine backward loop (see rnnzoo/engine/lstm_backward.py)");
   m.def("lstm_forward", &lstm_forward, "LSTM engine forward over a whole sequence (see rnnzoo/engine/lstm.py)");
 }

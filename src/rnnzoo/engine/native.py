@@ -136,3 +136,8 @@ def kernels(like: torch.Tensor):
     if disabled() or load() is None or like.device.type != "cpu" or like.dtype not in (torch.float32, torch.float64):
         return None
     return _module
+
+
+def contiguous(*tensors):
+    """The tensors as the kernels take them: contiguous, None kept."""
+    return [None if t is None else t.contiguous() for t in tensors]

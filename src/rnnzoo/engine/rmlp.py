@@ -15,6 +15,9 @@ from .elman import ElmanSequence, _forward
 from .linalg import linear
 
 
+NATIVE = True  # its layers run on the Elman engine's forward, which rnnzoo.engine.native has
+
+
 def cell_reason(cell):
     if cell.activation not in ACTIVATIONS:
         return f"the engine has no activation {cell.activation!r}"
