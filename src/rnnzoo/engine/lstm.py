@@ -29,6 +29,7 @@ from . import (
     with_prev,
 )
 from .linalg import Right, gram, gram_layout, linear
+from . import lstm_backward
 from .lstm_backward import backward_steps, xhat_dot
 
 _ln = torch.native_layer_norm
@@ -157,6 +158,28 @@ def _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep
                                 coupled, eps[0], eps[1], keep, *packed)
 
 
+def _native_backward(kernels, ctx, dY, dhT, dcT, cprev, hprev):
+    """`backward_steps` on the compiled kernels, same results; dW_hh (with layer_norm) as one product."""
+    h0, _, W, Wr, peep, lnh_w, lnc_w, mask, valid, _, C, A, T, MH, SH, MC, SC = ctx.saved_tensors
+    L, N, GH = A.shape
+    WT, WrT = W.t().contiguous(), (Wr.t().contiguous() if Wr is not None else None)
+    packed = Right(W.t(), N).packed, (Right(Wr.t(), N).packed if Wr is not None else None)
+    mask = None if mask is None else mask.expand(h0.shape)
+    ln = [None] * 6 + [1] + [None] * 3
+    if lnh_w is not None:  # LN_h's input W_hh h_rec, recomputed a chunk of steps at a time
+        chunk = max(1, min(L, lstm_backward.CHUNK_NUMBERS // (N * GH)))
+        ln = [lnh_w, MH, SH, W, Right(W, chunk * N).packed, hprev, chunk, lnc_w, MC, SC]
+    dG, dh, dc, DH, dR, dCN, dlnh_w = kernels.lstm_backward(
+        dY, dhT, dcT, cprev, A, T, C, WT, WrT, *_contiguous_all(peep, mask, valid), ctx.coupled, *packed,
+        *(_contiguous(v) if isinstance(v, torch.Tensor) else v for v in ln))
+    dW = None if dR is None else gram(flat(gram_layout(dR, hprev.shape[-1])), flat(hprev))
+    return dG, dh, dc, dW, dlnh_w, dCN, DH
+
+
+def _contiguous_all(*tensors):
+    return [_contiguous(t) for t in tensors]
+
+
 class LSTMSequence(torch.autograd.Function):
     """(xp, h0, c0, W_hh, W_hr, peephole, ln_h w/b, ln_c w/b, mask, valid, coupled, eps) ->
     (y (L, N, P), h_T, c_T), with the g block doubled in xp and in W_hh (ln_h w/b with layer_norm).
@@ -184,19 +207,12 @@ class LSTMSequence(torch.autograd.Function):
         hprev = with_prev(h0, Y)
         if mask is not None:
             hprev.mul_(mask)
-        kernels = native.kernels(A) if lnh_w is None and lnc_w is None else None
+        kernels = native.kernels(A)
         if kernels is None:
             dG, dh, dc, dW, dlnh_w, dCN, DHs = backward_steps(ctx, masked_grad(dy, valid), dhT, dcT, cprev, hprev)
         else:
-            N, W = A.shape[1], ctx.saved_tensors[2]
-            WT, WrT = W.t().contiguous(), (_contiguous(Wr.t()) if Wr is not None else None)
-            packed = Right(W.t(), N).packed, (Right(Wr.t(), N).packed if Wr is not None else None)
-            if mask is not None:
-                mask = mask.expand(h0.shape)
-            dG, dh, dc, DHs = kernels.lstm_backward(
-                masked_grad(dy, valid), dhT, dcT, cprev, A, T, C, WT, WrT,
-                *map(_contiguous, (peep, mask, valid)), ctx.coupled, *packed)
-            dW = dlnh_w = dCN = None
+            dG, dh, dc, dW, dlnh_w, dCN, DHs = _native_backward(kernels, ctx, masked_grad(dy, valid), dhT, dcT,
+                                                                cprev, hprev)
         # every weight gradient as one matmul / reduction over all L * N rows
         dWr = dpeep = dlnh_b = dlnc_w = dlnc_b = None
         if peep is not None:

@@ -301,20 +301,42 @@ at::Tensor product(int64_t m, int64_t n, int64_t k, const T* x, const T* B, cons
   return out;
 }
 
+// LayerNorm's input gradient for one row: dx = rstd (g - mean(g) - x̂ mean(g x̂)), g = w ⊙ dy,
+// x̂ = (x - mean) rstd; added to `dx_acc` (or written to it with add = false).
+template <typename T>
+void layer_norm_backward_row(int64_t n, const T* dy, const T* x, T mean, T rstd, const T* w, T* dx, bool add) {
+  const T mg = sum16<T>(n, [=](int64_t j) { return w[j] * dy[j]; }) / T(n);
+  const T mgx = sum16<T>(n, [=](int64_t j) { return w[j] * dy[j] * (x[j] - mean) * rstd; }) / T(n);
+  for (int64_t j = 0; j < n; ++j) {
+    const T v = rstd * (w[j] * dy[j] - mg - (x[j] - mean) * rstd * mgx);
+    dx[j] = add ? dx[j] + v : v;
+  }
+}
+
 // One row of the gate gradients at one step (rnnzoo/engine/lstm_backward.py's factors, in the loop):
-// dG[o] = du K_o, dc += du K_c, dG[i, f, g] = dc K_[i,f,g], dc *= F. Templated on the options so that
-// the loop has no branches and vectorizes.
-template <typename T, bool PEEP, bool COUPLED>
-void gate_grad_row(int64_t H, int64_t k, const T* a, const T* tc, const T* cp, const T* du, const T* pp, T* dg,
-                   T* dc) {
+// dG[o] = du K_o, dc += du K_c (through LN_c's backward with layer_norm, whose output gradient goes to
+// dcn), dG[i, f, g] = dc K_[i,f,g], dc *= F. Templated on the options so that the loops have no
+// branches and vectorize.
+template <typename T, bool PEEP, bool COUPLED, bool LNC>
+void gate_grad_row(int64_t H, int64_t k, const T* a, const T* tc, const T* cp, const T* du, const T* pp, T* dg, T* dc,
+                   const T* cn, T mc, T rc, const T* lncw, T* dcn) {
   const T *i = a, *f = a + (k - 1) * H, *g = a + k * H, *o = a + (k + 1) * H;
   T *dgi = dg, *dgf = dg + (k - 1) * H, *dgg = dg + k * H, *dgo = dg + (k + 1) * H;
   for (int64_t u = 0; u < H; ++u) {
     const T ko = o[u] * (T(1) - o[u]) * tc[u];  // ∂h/∂o_pre
     dgo[u] = du[u] * ko;
-    T kc = (T(1) - tc[u] * tc[u]) * o[u];  // ∂h/∂c through tanh(c)
-    if (PEEP) kc += ko * pp[2 * H + u];    // and through o's peephole
-    const T d = dc[u] + du[u] * kc;
+    const T kc = (T(1) - tc[u] * tc[u]) * o[u];  // ∂h/∂c through tanh(c) (or tanh(LN_c(c)))
+    const T kop = PEEP ? ko * pp[2 * H + u] : T(0);  // and through o's peephole
+    if (LNC) {
+      dcn[u] = du[u] * kc;
+      dc[u] += du[u] * kop;
+    } else {
+      dc[u] += du[u] * (kc + kop);
+    }
+  }
+  if (LNC) layer_norm_backward_row<T>(H, dcn, cn, mc, rc, lncw, dc, true);
+  for (int64_t u = 0; u < H; ++u) {
+    const T d = dc[u];
     const T kf = f[u] * (T(1) - f[u]) * (COUPLED ? cp[u] - g[u] : cp[u]);
     dgf[u] = d * kf;
     // tanh'(g_pre) = 1 - g², halved for the doubled pre-activation
@@ -331,12 +353,26 @@ void gate_grad_row(int64_t H, int64_t k, const T* a, const T* tc, const T* cp, c
 }
 
 template <typename T>
-using GateGradRow = void (*)(int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*);
+using GateGradRow = void (*)(int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*, const T*, T,
+                             T, const T*, T*);
 
-template <typename T> GateGradRow<T> gate_grad_row_for(bool peep, bool coupled) {
-  if (peep) return coupled ? gate_grad_row<T, true, true> : gate_grad_row<T, true, false>;
-  return coupled ? gate_grad_row<T, false, true> : gate_grad_row<T, false, false>;
+template <typename T, bool LNC> GateGradRow<T> gate_grad_row_for(bool peep, bool coupled) {
+  if (peep) return coupled ? gate_grad_row<T, true, true, LNC> : gate_grad_row<T, true, false, LNC>;
+  return coupled ? gate_grad_row<T, false, true, LNC> : gate_grad_row<T, false, false, LNC>;
 }
+
+template <typename T>
+at::Tensor right(int64_t m, int64_t n, int64_t k, const T* x, const T* W, const c10::optional<at::Tensor>& packed,
+                 const at::Tensor& out);
+
+// What the backward needs with layer_norm (undefined tensors without it): LN_h's weight, mean and rstd per
+// row, the forward's W_hh (G*H, P) (packed for a chunk's rows) and the recurrent inputs h_rec (L, N, P), to
+// recompute W_hh h_rec `chunk` steps at a time; LN_c's weight, mean and rstd.
+struct LayerNormGrad {
+  at::Tensor lnh_w, MH, SH, W, hprev, lnc_w, MC, SC;
+  c10::optional<at::Tensor> W_packed;
+  int64_t chunk = 1;
+};
 
 template <typename T>
 std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tensor& dhT, const at::Tensor& dcT,
@@ -347,7 +383,7 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
                                            const c10::optional<at::Tensor>& mask,
                                            const c10::optional<at::Tensor>& valid, bool coupled,
                                            const c10::optional<at::Tensor>& WT_packed,
-                                           const c10::optional<at::Tensor>& WrT_packed) {
+                                           const c10::optional<at::Tensor>& WrT_packed, const LayerNormGrad& ln) {
   const int64_t L = A.size(0), N = A.size(1), GH = A.size(2), H = C.size(2), P = dY.size(2);
   const int64_t k = GH / H - 2;
   const bool has_proj = WrT.has_value() && WrT->defined();
@@ -365,8 +401,27 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   const T* pp = ptr_or_null<T>(peep);
   const T* mask_ = ptr_or_null<T>(mask);
   const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
-  const GateGradRow<T> row_grad = gate_grad_row_for<T>(pp != nullptr, coupled);
+  const bool ln_h = ln.lnh_w.defined(), ln_c = ln.lnc_w.defined();
+  const GateGradRow<T> row_grad = ln_c ? gate_grad_row_for<T, true>(pp != nullptr, coupled)
+                                        : gate_grad_row_for<T, false>(pp != nullptr, coupled);
+  // layer_norm: dCN, LN_c's output gradients (for its weights); dR, the gradient of W_hh h_rec (for dW_hh);
+  // R, W_hh h_rec recomputed a chunk of steps at a time (one product); ln_h's weight gradient summed here
+  at::Tensor dCN = ln_c ? at::empty({L, N, H}, opts) : at::Tensor();
+  at::Tensor dR = ln_h ? at::empty({L, N, GH}, opts) : at::Tensor();
+  at::Tensor dlnh_w = ln_h ? at::zeros({GH}, opts) : at::Tensor();
+  const int64_t chunk = ln_h ? std::max<int64_t>(1, std::min<int64_t>(L, ln.chunk)) : 1;
+  at::Tensor R_buf = ln_h ? at::empty({chunk * N, GH}, opts) : at::Tensor(), R;
+  const T *C_ = C.data_ptr<T>(), *lncw = ln_c ? ln.lnc_w.data_ptr<T>() : nullptr;
+  const T *MC = ln_c ? ln.MC.data_ptr<T>() : nullptr, *SC = ln_c ? ln.SC.data_ptr<T>() : nullptr;
+  const T *lnhw = ln_h ? ln.lnh_w.data_ptr<T>() : nullptr, *MH = ln_h ? ln.MH.data_ptr<T>() : nullptr;
+  const T *SH = ln_h ? ln.SH.data_ptr<T>() : nullptr, *hprev_ = ln_h ? ln.hprev.data_ptr<T>() : nullptr;
+  const T* W_ = ln_h ? ln.W.data_ptr<T>() : nullptr;
+  int64_t r0 = L;  // first step of the chunk R holds
   for (int64_t t = L - 1; t >= 0; --t) {
+    if (ln_h && t < r0) {
+      r0 = std::max<int64_t>(0, t + 1 - chunk);
+      R = right<T>((t + 1 - r0) * N, GH, P, hprev_ + r0 * N * P, W_, ln.W_packed, R_buf.narrow(0, 0, (t + 1 - r0) * N));
+    }
     const T* dh_ = dh.data_ptr<T>();
     at::Tensor du = dh;
     if (has_proj) {  // h = (o ⊙ tanh c) W_hr^T: du = dh W_hr
@@ -375,19 +430,32 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
     }
     const T* du_ = du.data_ptr<T>();
     T* dgt = dG.data_ptr<T>() + t * N * GH;
-    at::parallel_for(0, N, grain(GH), [&](int64_t n0, int64_t n1) {
+    T* dcn = ln_c ? dCN.data_ptr<T>() + t * N * H : nullptr;
+    // rows in parallel, but not with ln_h, whose weight gradient every row adds to
+    at::parallel_for(0, N, ln_h ? N : grain(GH), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         const int64_t row = t * N + n;
         if (valid_ != nullptr && !valid_[row]) {  // a padded step held the state: no gate gradient
           std::memset(dgt + n * GH, 0, GH * sizeof(T));
+          if (ln_c) std::memset(dcn + n * H, 0, H * sizeof(T));
+          if (ln_h) std::memset(dR.data_ptr<T>() + row * GH, 0, GH * sizeof(T));
           continue;
         }
-        row_grad(H, k, A_ + row * GH, T_ + row * H, cprev_ + row * H, du_ + n * H, pp, dgt + n * GH, dc_ + n * H);
+        row_grad(H, k, A_ + row * GH, T_ + row * H, cprev_ + row * H, du_ + n * H, pp, dgt + n * GH, dc_ + n * H,
+                 C_ + row * H, ln_c ? MC[row] : T(0), ln_c ? SC[row] : T(0), lncw, ln_c ? dcn + n * H : nullptr);
+        if (ln_h) {  // the gate pre-activations were LN_h(W_hh h_rec) + xp: back through LN_h
+          const T* r = R.data_ptr<T>() + ((t - r0) * N + n) * GH;
+          const T *dg = dgt + n * GH, m = MH[row], rs = SH[row];
+          T* acc = dlnh_w.data_ptr<T>();
+          for (int64_t j = 0; j < GH; ++j) acc[j] += dg[j] * (r[j] - m) * rs;
+          layer_norm_backward_row<T>(GH, dg, r, m, rs, lnhw, dR.data_ptr<T>() + row * GH, false);
+        }
       }
     });
-    // dh_prev = mask ⊙ (dG_t W_hh) + dy_{t-1}, plus dh where the step was padded
+    // dh_prev = mask ⊙ (dR_t W_hh) + dy_{t-1}, plus dh where the step was padded (dR = dG without ln_h)
     const T* prev_dy = t > 0 ? dY_ + (t - 1) * N * P : nullptr;
-    at::Tensor dh_new = product<T>(N, P, GH, dgt, WT_, WT_packed, mask_ == nullptr ? prev_dy : nullptr,
+    const T* drec = ln_h ? dR.data_ptr<T>() + t * N * GH : dgt;
+    at::Tensor dh_new = product<T>(N, P, GH, drec, WT_, WT_packed, mask_ == nullptr ? prev_dy : nullptr,
                                    dh_buf);
     T* dhn_ = dh_new.data_ptr<T>();
     if (mask_ != nullptr) {
@@ -401,7 +469,7 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
     if (dh_new.is_same(dh_buf)) std::swap(dh_buf, spare);  // BLAS wrote into dh_buf: keep dh's buffer apart
     dh = dh_new;
   }
-  return {dG, dh, dc, DH};
+  return {dG, dh, dc, DH, dR, dCN, dlnh_w};
 }
 
 // --- Elman and Jordan ----------------------------------------------------------------------------
@@ -503,6 +571,23 @@ std::vector<at::Tensor> jordan_forward_impl(const at::Tensor& xp, const at::Tens
   }
   return {Y, Hh};
 }
+
+// out (C, R) = x (R, C)^T, contiguous, in 32 x 32 tiles so that both sides stay in cache (torch's
+// .contiguous() of a transposed (6400, 1024) matrix ran at about 2 GB/s here).
+template <typename T> at::Tensor transpose_impl(const at::Tensor& x) {
+  const int64_t R = x.size(0), Cn = x.size(1);
+  at::Tensor out = at::empty({Cn, R}, x.options());
+  const T* src = x.data_ptr<T>();
+  T* dst = out.data_ptr<T>();
+  constexpr int64_t tile = 32;
+  at::parallel_for(0, (R + tile - 1) / tile, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t i0 = b0 * tile; i0 < std::min(R, b1 * tile); i0 += tile)
+      for (int64_t j0 = 0; j0 < Cn; j0 += tile)
+        for (int64_t j = j0; j < std::min(Cn, j0 + tile); ++j)
+          for (int64_t i = i0; i < std::min(R, i0 + tile); ++i) dst[j * R + i] = src[i * Cn + j];
+  });
+  return out;
+}
 }  // namespace
 
 // (xp (L, N, G*H), h0 (N, P), c0 (N, H), W_hh (G*H, P), W_hr (P, H)?, peephole (3, H)?, ln_h w/b (G*H)?,
@@ -528,27 +613,6 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xp, const at::Tensor& h0,
   TORCH_CHECK(xp.scalar_type() == at::kFloat, "xp: expected float32 or float64, got ", xp.scalar_type());
   return lstm_forward_impl<float>(xp, h0, c0, W, Wr, peep, lnh_w, lnh_b, lnc_w, lnc_b, mask, valid, coupled,
                                   eps_h, eps_c, keep, W_packed, Wr_packed);
-}
-
-// (dY (L, N, P) with padded steps zeroed, dh_T, dc_T, c_prev (L, N, H), the forward's A, T, C, W_hh^T (P, G*H),
-//  W_hr^T (H, P)?, peephole (3, H)?, mask (N, P)?, valid (L, N) bool?, coupled, W_hh^T / W_hr^T packed for
-//  oneDNN?) -> [dG (L, N, G*H), dh_0, dc_0, DH (L, N, P) with proj_size]: rnnzoo/engine/lstm_backward.py's
-// loop without layer_norm, the gate-gradient factors computed in the loop instead of beforehand.
-std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dhT, const at::Tensor& dcT,
-                                      const at::Tensor& cprev, const at::Tensor& A, const at::Tensor& Tc,
-                                      const at::Tensor& C, const at::Tensor& WT, const c10::optional<at::Tensor>& WrT,
-                                      const c10::optional<at::Tensor>& peep, const c10::optional<at::Tensor>& mask,
-                                      const c10::optional<at::Tensor>& valid, bool coupled,
-                                      const c10::optional<at::Tensor>& WT_packed,
-                                      const c10::optional<at::Tensor>& WrT_packed) {
-  TORCH_CHECK(A.dim() == 3 && A.is_contiguous() && A.device().is_cpu(), "A: expected a contiguous CPU (L, N, G*H) tensor");
-  at::NoGradGuard no_grad;
-  if (A.scalar_type() == at::kDouble)
-    return lstm_backward_impl<double>(dY, dhT, dcT, cprev, A, Tc, C, WT, WrT, peep, mask, valid, coupled, WT_packed,
-                                      WrT_packed);
-  TORCH_CHECK(A.scalar_type() == at::kFloat, "A: expected float32 or float64, got ", A.scalar_type());
-  return lstm_backward_impl<float>(dY, dhT, dcT, cprev, A, Tc, C, WT, WrT, peep, mask, valid, coupled, WT_packed,
-                                   WrT_packed);
 }
 
 #define RNNZOO_DISPATCH(tensor, name, ...)                                                               \
@@ -586,7 +650,41 @@ std::vector<at::Tensor> jordan_forward(const at::Tensor& xp, const at::Tensor& y
                                                           Why_packed, Wyh_packed));
 }
 
+// (dY (L, N, P) with padded steps zeroed, dh_T, dc_T, c_prev (L, N, H), the forward's A, T, C, W_hh^T (P, G*H),
+//  W_hr^T (H, P)?, peephole (3, H)?, mask (N, P)?, valid (L, N) bool?, coupled, W_hh^T / W_hr^T packed for
+//  oneDNN?, then with layer_norm: ln_h weight, mean_h, rstd_h, W_hh (G*H, P), W_hh packed for chunk * N rows?,
+//  h_rec (L, N, P), chunk, ln_c weight, mean_c, rstd_c) -> [dG (L, N, G*H), dh_0, dc_0, DH (L, N, P) with
+//  proj_size, dR (L, N, G*H) with ln_h, dCN (L, N, H) with ln_c, ln_h's weight gradient]:
+// rnnzoo/engine/lstm_backward.py's loop, the gate-gradient factors computed in the loop instead of beforehand.
+std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dhT, const at::Tensor& dcT,
+                                      const at::Tensor& cprev, const at::Tensor& A, const at::Tensor& Tc,
+                                      const at::Tensor& C, const at::Tensor& WT, const c10::optional<at::Tensor>& WrT,
+                                      const c10::optional<at::Tensor>& peep, const c10::optional<at::Tensor>& mask,
+                                      const c10::optional<at::Tensor>& valid, bool coupled,
+                                      const c10::optional<at::Tensor>& WT_packed,
+                                      const c10::optional<at::Tensor>& WrT_packed,
+                                      const c10::optional<at::Tensor>& lnh_w, const c10::optional<at::Tensor>& MH,
+                                      const c10::optional<at::Tensor>& SH, const c10::optional<at::Tensor>& W,
+                                      const c10::optional<at::Tensor>& W_packed,
+                                      const c10::optional<at::Tensor>& hprev, int64_t chunk,
+                                      const c10::optional<at::Tensor>& lnc_w, const c10::optional<at::Tensor>& MC,
+                                      const c10::optional<at::Tensor>& SC) {
+  auto def = [](const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); };
+  LayerNormGrad ln{def(lnh_w), def(MH), def(SH), def(W), def(hprev), def(lnc_w), def(MC), def(SC), W_packed, chunk};
+  return RNNZOO_DISPATCH(A, "A", lstm_backward_impl<T>(dY, dhT, dcT, cprev, A, Tc, C, WT, WrT, peep, mask, valid,
+                                                       coupled, WT_packed, WrT_packed, ln));
+}
+
+// x (R, C) contiguous, float32 or float64 -> x^T (C, R) contiguous.
+at::Tensor transpose(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && x.device().is_cpu(), "x: expected a contiguous CPU matrix");
+  if (x.scalar_type() == at::kDouble) return transpose_impl<double>(x);
+  TORCH_CHECK(x.scalar_type() == at::kFloat, "x: expected float32 or float64, got ", x.scalar_type());
+  return transpose_impl<float>(x);
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("transpose", &transpose, "contiguous transpose of a matrix, in tiles");
   m.def("elman_forward", &elman_forward, "Elman engine forward (see rnnzoo/engine/elman.py)");
   m.def("jordan_forward", &jordan_forward, "Jordan engine forward (see rnnzoo/engine/jordan.py)");
   m.def("lstm_backward", &lstm_backward, "LSTM engine backward loop (see rnnzoo/engine/lstm_backward.py)");
