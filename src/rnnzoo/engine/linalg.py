@@ -100,12 +100,7 @@ def gram_layout(t: torch.Tensor, cols: int) -> torch.Tensor:
     if not _gram_on_onednn(t, cols):
         return t
     L, N, M = t.shape
-    flat = t.reshape(L * N, M)
-    from . import native  # noqa: PLC0415  (native imports torch's extension tools lazily)
-    kernels = native.kernels(t)
-    if kernels is not None and flat.is_contiguous():
-        return kernels.transpose(flat).t().view(L, N, M)  # tiled: several times torch's strided copy
-    return flat.t().contiguous().t().view(L, N, M)
+    return t.reshape(L * N, M).t().contiguous().t().view(L, N, M)
 
 
 class Linear(torch.autograd.Function):

@@ -159,7 +159,7 @@ def _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep
 
 
 def _native_backward(kernels, ctx, dY, dhT, dcT, cprev, hprev):
-    """`backward_steps` on the compiled kernels, same results; dW_hh (with layer_norm) as one product."""
+    """`backward_steps` on the compiled kernels, same results."""
     h0, _, W, Wr, peep, lnh_w, lnc_w, mask, valid, _, C, A, T, MH, SH, MC, SC = ctx.saved_tensors
     L, N, GH = A.shape
     WT, WrT = W.t().contiguous(), (Wr.t().contiguous() if Wr is not None else None)
@@ -169,10 +169,9 @@ def _native_backward(kernels, ctx, dY, dhT, dcT, cprev, hprev):
     if lnh_w is not None:  # LN_h's input W_hh h_rec, recomputed a chunk of steps at a time
         chunk = max(1, min(L, lstm_backward.CHUNK_NUMBERS // (N * GH)))
         ln = [lnh_w, MH, SH, W, Right(W, chunk * N).packed, hprev, chunk, lnc_w, MC, SC]
-    dG, dh, dc, DH, dR, dCN, dlnh_w = kernels.lstm_backward(
+    dG, dh, dc, DH, dW, dCN, dlnh_w = kernels.lstm_backward(
         dY, dhT, dcT, cprev, A, T, C, WT, WrT, *_contiguous_all(peep, mask, valid), ctx.coupled, *packed,
         *(_contiguous(v) if isinstance(v, torch.Tensor) else v for v in ln))
-    dW = None if dR is None else gram(flat(gram_layout(dR, hprev.shape[-1])), flat(hprev))
     return dG, dh, dc, dW, dlnh_w, dCN, DH
 
 

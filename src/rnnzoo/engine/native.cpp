@@ -85,8 +85,6 @@ template <typename T> inline T sigmoid_(T x) { return T(1) / (T(1) + exp_(-x)); 
 template <typename T> inline T tanh_(T x) { return T(1) - T(2) / (T(1) + exp_(T(2) * x)); }
 template <> inline double tanh_(double x) { return std::tanh(x); }
 
-// LayerNorm of one row of n numbers: out = (x - mean) rstd w + b (+ add), with mean and the reciprocal
-// standard deviation (biased variance, torch's definition) written to *mean / *rstd.
 // The sum of n numbers in 16 running partial sums, so that the compiler can vectorize it (a single
 // accumulator is a serial chain: IEEE addition may not be reordered without -ffast-math).
 template <typename T, typename F> T sum16(int64_t n, F term) {
@@ -404,13 +402,16 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   const bool ln_h = ln.lnh_w.defined(), ln_c = ln.lnc_w.defined();
   const GateGradRow<T> row_grad = ln_c ? gate_grad_row_for<T, true>(pp != nullptr, coupled)
                                         : gate_grad_row_for<T, false>(pp != nullptr, coupled);
-  // layer_norm: dCN, LN_c's output gradients (for its weights); dR, the gradient of W_hh h_rec (for dW_hh);
-  // R, W_hh h_rec recomputed a chunk of steps at a time (one product); ln_h's weight gradient summed here
+  // layer_norm: dCN, LN_c's output gradients (for its weights); R, W_hh h_rec recomputed a chunk of steps at
+  // a time (one product), and dR, its gradient, whose share of dW_hh is added at the end of each chunk
+  // (one product), so neither spans the sequence; ln_h's weight gradient summed here
   at::Tensor dCN = ln_c ? at::empty({L, N, H}, opts) : at::Tensor();
-  at::Tensor dR = ln_h ? at::empty({L, N, GH}, opts) : at::Tensor();
-  at::Tensor dlnh_w = ln_h ? at::zeros({GH}, opts) : at::Tensor();
+  at::Tensor dW = ln_h ? at::zeros({GH, P}, opts) : at::Tensor();
+  // ln_h's weight gradient: one running sum per thread (rows run in parallel), added up at the end
+  at::Tensor dlnh_w_parts = ln_h ? at::zeros({at::get_num_threads(), GH}, opts) : at::Tensor();
   const int64_t chunk = ln_h ? std::max<int64_t>(1, std::min<int64_t>(L, ln.chunk)) : 1;
   at::Tensor R_buf = ln_h ? at::empty({chunk * N, GH}, opts) : at::Tensor(), R;
+  at::Tensor dR = ln_h ? at::empty({chunk * N, GH}, opts) : at::Tensor();
   const T *C_ = C.data_ptr<T>(), *lncw = ln_c ? ln.lnc_w.data_ptr<T>() : nullptr;
   const T *MC = ln_c ? ln.MC.data_ptr<T>() : nullptr, *SC = ln_c ? ln.SC.data_ptr<T>() : nullptr;
   const T *lnhw = ln_h ? ln.lnh_w.data_ptr<T>() : nullptr, *MH = ln_h ? ln.MH.data_ptr<T>() : nullptr;
@@ -431,14 +432,13 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
     const T* du_ = du.data_ptr<T>();
     T* dgt = dG.data_ptr<T>() + t * N * GH;
     T* dcn = ln_c ? dCN.data_ptr<T>() + t * N * H : nullptr;
-    // rows in parallel, but not with ln_h, whose weight gradient every row adds to
-    at::parallel_for(0, N, ln_h ? N : grain(GH), [&](int64_t n0, int64_t n1) {
+    at::parallel_for(0, N, grain(GH), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         const int64_t row = t * N + n;
         if (valid_ != nullptr && !valid_[row]) {  // a padded step held the state: no gate gradient
           std::memset(dgt + n * GH, 0, GH * sizeof(T));
           if (ln_c) std::memset(dcn + n * H, 0, H * sizeof(T));
-          if (ln_h) std::memset(dR.data_ptr<T>() + row * GH, 0, GH * sizeof(T));
+          if (ln_h) std::memset(dR.data_ptr<T>() + ((t - r0) * N + n) * GH, 0, GH * sizeof(T));
           continue;
         }
         row_grad(H, k, A_ + row * GH, T_ + row * H, cprev_ + row * H, du_ + n * H, pp, dgt + n * GH, dc_ + n * H,
@@ -446,15 +446,15 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
         if (ln_h) {  // the gate pre-activations were LN_h(W_hh h_rec) + xp: back through LN_h
           const T* r = R.data_ptr<T>() + ((t - r0) * N + n) * GH;
           const T *dg = dgt + n * GH, m = MH[row], rs = SH[row];
-          T* acc = dlnh_w.data_ptr<T>();
+          T* acc = dlnh_w_parts.data_ptr<T>() + at::get_thread_num() * GH;
           for (int64_t j = 0; j < GH; ++j) acc[j] += dg[j] * (r[j] - m) * rs;
-          layer_norm_backward_row<T>(GH, dg, r, m, rs, lnhw, dR.data_ptr<T>() + row * GH, false);
+          layer_norm_backward_row<T>(GH, dg, r, m, rs, lnhw, dR.data_ptr<T>() + ((t - r0) * N + n) * GH, false);
         }
       }
     });
     // dh_prev = mask ⊙ (dR_t W_hh) + dy_{t-1}, plus dh where the step was padded (dR = dG without ln_h)
     const T* prev_dy = t > 0 ? dY_ + (t - 1) * N * P : nullptr;
-    const T* drec = ln_h ? dR.data_ptr<T>() + t * N * GH : dgt;
+    const T* drec = ln_h ? dR.data_ptr<T>() + (t - r0) * N * GH : dgt;
     at::Tensor dh_new = product<T>(N, P, GH, drec, WT_, WT_packed, mask_ == nullptr ? prev_dy : nullptr,
                                    dh_buf);
     T* dhn_ = dh_new.data_ptr<T>();
@@ -468,8 +468,12 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
     }
     if (dh_new.is_same(dh_buf)) std::swap(dh_buf, spare);  // BLAS wrote into dh_buf: keep dh's buffer apart
     dh = dh_new;
+    if (ln_h && t == r0) {  // the chunk's share of dW_hh: dR^T h_rec over its rows
+      const int64_t rows = R.size(0);
+      dW.addmm_(dR.narrow(0, 0, rows).t(), at::from_blob(const_cast<T*>(hprev_) + r0 * N * P, {rows, P}, opts));
+    }
   }
-  return {dG, dh, dc, DH, dR, dCN, dlnh_w};
+  return {dG, dh, dc, DH, dW, dCN, ln_h ? dlnh_w_parts.sum(0) : at::Tensor()};
 }
 
 // --- Elman and Jordan ----------------------------------------------------------------------------
@@ -572,22 +576,6 @@ std::vector<at::Tensor> jordan_forward_impl(const at::Tensor& xp, const at::Tens
   return {Y, Hh};
 }
 
-// out (C, R) = x (R, C)^T, contiguous, in 32 x 32 tiles so that both sides stay in cache (torch's
-// .contiguous() of a transposed (6400, 1024) matrix ran at about 2 GB/s here).
-template <typename T> at::Tensor transpose_impl(const at::Tensor& x) {
-  const int64_t R = x.size(0), Cn = x.size(1);
-  at::Tensor out = at::empty({Cn, R}, x.options());
-  const T* src = x.data_ptr<T>();
-  T* dst = out.data_ptr<T>();
-  constexpr int64_t tile = 32;
-  at::parallel_for(0, (R + tile - 1) / tile, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t i0 = b0 * tile; i0 < std::min(R, b1 * tile); i0 += tile)
-      for (int64_t j0 = 0; j0 < Cn; j0 += tile)
-        for (int64_t j = j0; j < std::min(Cn, j0 + tile); ++j)
-          for (int64_t i = i0; i < std::min(R, i0 + tile); ++i) dst[j * R + i] = src[i * Cn + j];
-  });
-  return out;
-}
 }  // namespace
 
 // (xp (L, N, G*H), h0 (N, P), c0 (N, H), W_hh (G*H, P), W_hr (P, H)?, peephole (3, H)?, ln_h w/b (G*H)?,
@@ -654,7 +642,7 @@ std::vector<at::Tensor> jordan_forward(const at::Tensor& xp, const at::Tensor& y
 //  W_hr^T (H, P)?, peephole (3, H)?, mask (N, P)?, valid (L, N) bool?, coupled, W_hh^T / W_hr^T packed for
 //  oneDNN?, then with layer_norm: ln_h weight, mean_h, rstd_h, W_hh (G*H, P), W_hh packed for chunk * N rows?,
 //  h_rec (L, N, P), chunk, ln_c weight, mean_c, rstd_c) -> [dG (L, N, G*H), dh_0, dc_0, DH (L, N, P) with
-//  proj_size, dR (L, N, G*H) with ln_h, dCN (L, N, H) with ln_c, ln_h's weight gradient]:
+//  proj_size, dW_hh with ln_h, dCN (L, N, H) with ln_c, ln_h's weight gradient]:
 // rnnzoo/engine/lstm_backward.py's loop, the gate-gradient factors computed in the loop instead of beforehand.
 std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dhT, const at::Tensor& dcT,
                                       const at::Tensor& cprev, const at::Tensor& A, const at::Tensor& Tc,
@@ -675,16 +663,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dh
                                                        coupled, WT_packed, WrT_packed, ln));
 }
 
-// x (R, C) contiguous, float32 or float64 -> x^T (C, R) contiguous.
-at::Tensor transpose(const at::Tensor& x) {
-  TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && x.device().is_cpu(), "x: expected a contiguous CPU matrix");
-  if (x.scalar_type() == at::kDouble) return transpose_impl<double>(x);
-  TORCH_CHECK(x.scalar_type() == at::kFloat, "x: expected float32 or float64, got ", x.scalar_type());
-  return transpose_impl<float>(x);
-}
-
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("transpose", &transpose, "contiguous transpose of a matrix, in tiles");
   m.def("elman_forward", &elman_forward, "Elman engine forward (see rnnzoo/engine/elman.py)");
   m.def("jordan_forward", &jordan_forward, "Jordan engine forward (see rnnzoo/engine/jordan.py)");
   m.def("lstm_backward", &lstm_backward, "LSTM engine backward loop (see rnnzoo/engine/lstm_backward.py)");
