@@ -1,8 +1,9 @@
 // Optional compiled kernels for rnnzoo's sequence engines. rnnzoo/engine/native.py builds this file
 // with torch's C++ extension tools on the user's machine (nothing is compiled at pip install time);
 // without a compiler the pure-Python engines run instead. Equations and buffer layouts are those of
-// rnnzoo/engine/lstm.py (`_forward`), which stays the reference: tests/test_native.py checks the two
-// agree and that training through this forward gradchecks.
+// the Python engines (rnnzoo/engine/lstm.py's `_forward`, lstm_backward.py's loop, elman.py and
+// jordan.py's `_forward`), which stay the reference: tests/test_native.py checks that the two agree
+// and gradchecks training through these loops.
 //
 // Why it is faster: the Python engine runs 8-13 ATen kernels per time step, each a trip through the
 // dispatcher (and a pass over memory); at batch 1 that overhead is the whole cost. Here a step is one
@@ -136,6 +137,27 @@ at::Tensor onednn_mm(const at::Tensor& x, const at::Tensor& packed) {
 // thread, where OpenMP's hand-offs would cost more than the loop.
 int64_t grain(int64_t row_numbers) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, row_numbers)); }
 
+// base + x B^T for row-major x (m, k), B (n, k): oneDNN's new tensor when `packed` is given, else BLAS
+// into `out` (returned). base may be null (zero).
+template <typename T>
+at::Tensor product(int64_t m, int64_t n, int64_t k, const T* x, const T* B, const c10::optional<at::Tensor>& packed,
+                   const T* base, const at::Tensor& out) {
+  const auto opts = out.options();
+  if (packed.has_value() && packed->defined()) {
+    at::Tensor y = onednn_mm(at::from_blob(const_cast<T*>(x), {m, k}, opts), *packed);
+    if (base != nullptr) {
+      T* o = y.data_ptr<T>();
+      for (int64_t j = 0; j < m * n; ++j) o[j] += base[j];
+    }
+    return y;
+  }
+  T* o = out.data_ptr<T>();
+  if (base != nullptr) std::memcpy(o, base, m * n * sizeof(T));
+  mm_bt<T>(m, n, k, x, B, T(base != nullptr ? 1 : 0), o);
+  return out;
+}
+
+
 template <typename T>
 std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor& h0, const at::Tensor& c0,
                                           const at::Tensor& W, const c10::optional<at::Tensor>& Wr,
@@ -177,12 +199,10 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
   const T *lcw = ptr_or_null<T>(lnc_w), *lcb = ptr_or_null<T>(lnc_b);
   const T* mask_ = ptr_or_null<T>(mask);
   const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
-  T *pre_ = pre.data_ptr<T>(), *hr_ = has_mask ? hr.data_ptr<T>() : nullptr;
+  T* hr_ = has_mask ? hr.data_ptr<T>() : nullptr;
   T* otc_ = has_proj ? otc.data_ptr<T>() : nullptr;
   T *Y_ = Y.data_ptr<T>(), *A_ = A.data_ptr<T>(), *T_ = Tc.data_ptr<T>(), *C_ = C.data_ptr<T>();
   T* st_ = stats.data_ptr<T>();
-  const bool onednn_W = W_packed.has_value() && W_packed->defined();
-  const bool onednn_Wr = Wr_packed.has_value() && Wr_packed->defined();
 
   const T* hp_ = h0.data_ptr<T>();  // the previous step's h and c
   const T* cp_ = c0.data_ptr<T>();
@@ -192,16 +212,9 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
       for (int64_t j = 0; j < N * P; ++j) hr_[j] = hp_[j] * mask_[j];
       hin = hr_;
     }
-    // pre (N, G*H) = xp[t] + h W_hh^T, or with layer_norm h W_hh^T alone (LN_h, then + xp[t], below)
-    at::Tensor pre_t;  // holds oneDNN's result for this step
-    const bool add_xp = onednn_W || ln_h;  // xp[t] is added in the gate loop (after LN_h with layer_norm)
-    if (onednn_W) {
-      pre_t = onednn_mm(at::from_blob(const_cast<T*>(hin), {N, P}, opts), *W_packed);
-      pre_ = pre_t.data_ptr<T>();
-    } else {
-      if (!ln_h) std::memcpy(pre_, xp_ + t * N * GH, N * GH * sizeof(T));
-      mm_bt<T>(N, GH, P, hin, W_, T(ln_h ? 0 : 1), pre_);
-    }
+    // pre (N, G*H) = h W_hh^T; xp[t] is added in the gate loop (after LN_h with layer_norm)
+    const at::Tensor pre_t = product<T>(N, GH, P, hin, W_, W_packed, nullptr, pre);
+    T* pre_ = pre_t.data_ptr<T>();
     T* a_ = A_ + (keep ? t : 0) * N * GH;
     T* tc_ = T_ + (keep ? t : 0) * N * H;
     T* cn_ = C_ + (keep ? t : (t & 1)) * N * H;
@@ -220,7 +233,7 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
         const T* xr = xp_ + (t * N + n) * GH;
         if (ln_h) {
           layer_norm_row<T>(p, GH, lhw, lhb, xr, eps_h, p, mh + n, sh + n);
-        } else if (add_xp) {
+        } else {
           for (int64_t j = 0; j < GH; ++j) p[j] += xr[j];
         }
         if (pp != nullptr) {  // peepholes into the c-driven sigmoid gates: + w ⊙ c_prev
@@ -263,11 +276,9 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
       }
     });
     if (has_proj) {  // y (N, P) = otc W_hr^T
-      if (onednn_Wr) {
-        at::from_blob(y_, {N, P}, opts).copy_(onednn_mm(otc, *Wr_packed));
-      } else {
-        mm_bt<T>(N, P, H, otc_, Wr_, T(0), y_);
-      }
+      at::Tensor yt = at::from_blob(y_, {N, P}, opts);
+      at::Tensor r = product<T>(N, P, H, otc_, Wr_, Wr_packed, nullptr, yt);
+      if (!r.is_same(yt)) yt.copy_(r);
       for (int64_t n = 0; valid_ != nullptr && n < N; ++n)
         if (!valid_[t * N + n]) std::memcpy(y_ + n * P, hp_ + n * P, P * sizeof(T));
     }
@@ -278,26 +289,6 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
   return {Y, C, A, Tc, c, MH, SH, MC, SC};
 }
 
-
-// base + x B^T for row-major x (m, k), B (n, k): oneDNN's new tensor when `packed` is given, else BLAS
-// into `out` (returned). base may be null (zero).
-template <typename T>
-at::Tensor product(int64_t m, int64_t n, int64_t k, const T* x, const T* B, const c10::optional<at::Tensor>& packed,
-                   const T* base, const at::Tensor& out) {
-  const auto opts = out.options();
-  if (packed.has_value() && packed->defined()) {
-    at::Tensor y = onednn_mm(at::from_blob(const_cast<T*>(x), {m, k}, opts), *packed);
-    if (base != nullptr) {
-      T* o = y.data_ptr<T>();
-      for (int64_t j = 0; j < m * n; ++j) o[j] += base[j];
-    }
-    return y;
-  }
-  T* o = out.data_ptr<T>();
-  if (base != nullptr) std::memcpy(o, base, m * n * sizeof(T));
-  mm_bt<T>(m, n, k, x, B, T(base != nullptr ? 1 : 0), o);
-  return out;
-}
 
 // LayerNorm's input gradient for one row: dx = rstd (g - mean(g) - x̂ mean(g x̂)), g = w ⊙ dy,
 // x̂ = (x - mean) rstd; added to `dx_acc` (or written to it with add = false).
@@ -359,10 +350,6 @@ template <typename T, bool LNC> GateGradRow<T> gate_grad_row_for(bool peep, bool
   return coupled ? gate_grad_row<T, false, true, LNC> : gate_grad_row<T, false, false, LNC>;
 }
 
-template <typename T>
-at::Tensor right(int64_t m, int64_t n, int64_t k, const T* x, const T* W, const c10::optional<at::Tensor>& packed,
-                 const at::Tensor& out);
-
 // What the backward needs with layer_norm (undefined tensors without it): LN_h's weight, mean and rstd per
 // row, the forward's W_hh (G*H, P) (packed for a chunk's rows) and the recurrent inputs h_rec (L, N, P), to
 // recompute W_hh h_rec `chunk` steps at a time; LN_c's weight, mean and rstd.
@@ -421,7 +408,8 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   for (int64_t t = L - 1; t >= 0; --t) {
     if (ln_h && t < r0) {
       r0 = std::max<int64_t>(0, t + 1 - chunk);
-      R = right<T>((t + 1 - r0) * N, GH, P, hprev_ + r0 * N * P, W_, ln.W_packed, R_buf.narrow(0, 0, (t + 1 - r0) * N));
+      R = product<T>((t + 1 - r0) * N, GH, P, hprev_ + r0 * N * P, W_, ln.W_packed, nullptr,
+                     R_buf.narrow(0, 0, (t + 1 - r0) * N));
     }
     const T* dh_ = dh.data_ptr<T>();
     at::Tensor du = dh;
@@ -497,16 +485,6 @@ template <typename T> void activate_row(int act, int64_t n, const T* x, const T*
   }
 }
 
-// out (m, n) = x (m, k) W^T (W (n, k)) on oneDNN's packed W or BLAS; returns the tensor holding it.
-template <typename T>
-at::Tensor right(int64_t m, int64_t n, int64_t k, const T* x, const T* W, const c10::optional<at::Tensor>& packed,
-                 const at::Tensor& out) {
-  if (packed.has_value() && packed->defined())
-    return onednn_mm(at::from_blob(const_cast<T*>(x), {m, k}, out.options()), *packed);
-  mm_bt<T>(m, n, k, x, W, T(0), out.data_ptr<T>());
-  return out;
-}
-
 // A padded step keeps the state: row n of `state` (width w) back to its previous value.
 template <typename T> void hold_padded(const bool* valid_t, int64_t N, int64_t w, const T* prev, T* state) {
   if (valid_t == nullptr) return;
@@ -534,7 +512,7 @@ at::Tensor elman_forward_impl(const at::Tensor& xp, const at::Tensor& h0, const 
   const T* h = h0.data_ptr<T>();
   const T* hin = recurrent_input(h, mask_, N * H, hr_);
   for (int64_t t = 0; t < L; ++t) {
-    at::Tensor r = right<T>(N, H, H, hin, W_, W_packed, pre);  // W_hh h_rec
+    at::Tensor r = product<T>(N, H, H, hin, W_, W_packed, nullptr, pre);  // W_hh h_rec
     T* y = Y_ + t * N * H;
     activate_row<T>(static_cast<int>(act), N * H, r.data_ptr<T>(), xp_ + t * N * H, y);
     hold_padded<T>(valid_ ? valid_ + t * N : nullptr, N, H, h, y);
@@ -564,9 +542,9 @@ std::vector<at::Tensor> jordan_forward_impl(const at::Tensor& xp, const at::Tens
   const T* yin = recurrent_input(y, mask_, N * O, yr_);
   for (int64_t t = 0; t < L; ++t) {
     T* h = H_ + (keep ? t : 0) * N * H;
-    at::Tensor r = right<T>(N, H, O, yin, Why_, Why_packed, pre);  // h = act_h(xp + W_hy y_rec)
+    at::Tensor r = product<T>(N, H, O, yin, Why_, Why_packed, nullptr, pre);  // h = act_h(xp + W_hy y_rec)
     activate_row<T>(static_cast<int>(act_h), N * H, r.data_ptr<T>(), xp_ + t * N * H, h);
-    at::Tensor q = right<T>(N, O, H, h, Wyh_, Wyh_packed, out);  // y' = act_y(W_yh h + b_y)
+    at::Tensor q = product<T>(N, O, H, h, Wyh_, Wyh_packed, nullptr, out);  // y' = act_y(W_yh h + b_y)
     T* yn = Y_ + t * N * O;
     activate_row<T>(static_cast<int>(act_y), N * O, q.data_ptr<T>(), b_, yn);
     hold_padded<T>(valid_ ? valid_ + t * N : nullptr, N, O, y, yn);
