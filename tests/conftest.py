@@ -23,6 +23,44 @@ def as_tuple(state):
     return state if isinstance(state, tuple) else (state,)
 
 
+def randomise(module, scale=0.5, seed=0):
+    """Random parameters (peephole, LayerNorm and biases included, which start at 0 or 1)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * scale)
+    return module
+
+
+class EngineRun(torch.nn.Module):
+    """Calls one engine's runner on a cell, so functional_call can swap the cell's parameters."""
+
+    def __init__(self, cell):
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, xs, state, valid, mask):
+        from rnnzoo import engine
+        return engine.runner(self.cell).run(self.cell, xs, state, valid, mask)
+
+
+def engine_inputs(cell, L, N, padded, dropout, dtype=torch.float64):
+    """(xs, state, valid, mask) for an engine runner: projected input, a random state, right-padded
+    lengths [L, 2, L - 1] when padded, recurrent-dropout masks when dropout."""
+    from rnnzoo import engine
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(L, N, cell.input_size, dtype=dtype, generator=g)
+    xs = engine.runner(cell).project(cell, x)
+    xs = tuple(v.detach() for v in xs) if isinstance(xs, tuple) else xs.detach()
+    state = tuple(torch.randn(s.shape, dtype=dtype, generator=g) * 0.5 for s in cell.init_state(x))
+    valid = torch.arange(L)[:, None] < torch.tensor([L, 2, L - 1][:N])[None, :] if padded else None
+    mask = None
+    if dropout:
+        mask = tuple((torch.rand(s.shape, generator=g, dtype=dtype) > 0.3).to(dtype) / 0.7
+                     if j in cell.recurrent_inputs else None for j, s in enumerate(state))
+    return xs, state, valid, mask
+
+
 @pytest.fixture(scope="session")
 def native_kernels():
     """rnnzoo.engine.native built (about 20 s the first time on a machine, then cached). Skips only

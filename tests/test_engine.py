@@ -3,8 +3,7 @@ parity with the per-step loop, masks and recurrent dropout, engine selection, fa
 
 import pytest
 import torch
-from conftest import as_tuple
-from torch import nn
+from conftest import EngineRun, as_tuple, engine_inputs, randomise
 from torch.func import functional_call
 
 import rnnzoo
@@ -41,40 +40,6 @@ def _python_engine(monkeypatch):
     monkeypatch.setenv("RNNZOO_NATIVE", "0")
 
 
-def randomise(module, scale=0.5, seed=0):
-    """Random parameters (peephole, LayerNorm and biases included, which start at 0 or 1)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * scale)
-    return module
-
-
-class _Run(nn.Module):
-    """Calls one engine's runner on a cell, so functional_call can swap the cell's parameters."""
-
-    def __init__(self, cell):
-        super().__init__()
-        self.cell = cell
-
-    def forward(self, xs, state, valid, mask):
-        return engine.runner(self.cell).run(self.cell, xs, state, valid, mask)
-
-
-def _direct_inputs(cell, L, N, padded, dropout, dtype=torch.float64):
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(L, N, cell.input_size, dtype=dtype, generator=g)
-    xs = engine.runner(cell).project(cell, x)
-    xs = tuple(v.detach() for v in xs) if isinstance(xs, tuple) else xs.detach()
-    state = tuple(torch.randn(s.shape, dtype=dtype, generator=g) * 0.5 for s in cell.init_state(x))
-    valid = torch.arange(L)[:, None] < torch.tensor([L, 2, L - 1][:N])[None, :] if padded else None
-    mask = None
-    if dropout:
-        mask = tuple((torch.rand(s.shape, generator=g, dtype=dtype) > 0.3).to(dtype) / 0.7
-                     if j in cell.recurrent_inputs else None for j, s in enumerate(state))
-    return xs, state, valid, mask
-
-
 # --- gradcheck of each autograd Function (float64), every option ---------------------------------
 
 @pytest.mark.parametrize("padded", [False, True], ids=["full", "padded"])
@@ -84,8 +49,8 @@ def test_gradcheck_float64_of_the_sequence_function(name, label, options, padded
     monkeypatch.setattr(lstm_backward, "CHUNK_NUMBERS", 1)  # backward in chunks of one step
     monkeypatch.setattr(engine, "TANH_BY_SIGMOID", 0)  # tanh as 2 σ(2 v) - 1 at every size
     cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
-    run = _Run(cell)
-    xs, state, valid, mask = _direct_inputs(cell, L=4, N=3, padded=padded, dropout=dropout)
+    run = EngineRun(cell)
+    xs, state, valid, mask = engine_inputs(cell, L=4, N=3, padded=padded, dropout=dropout)
     names = [n for n, _ in run.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
 

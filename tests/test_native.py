@@ -10,12 +10,10 @@ import sys
 
 import pytest
 import torch
-from conftest import as_tuple
-from torch import nn
+from conftest import EngineRun, as_tuple, engine_inputs, randomise
 from torch.func import functional_call
 
 import rnnzoo
-from rnnzoo import engine
 from rnnzoo.cli import main
 from rnnzoo.engine import linalg, lstm_backward, native
 
@@ -64,23 +62,6 @@ def unbuilt(monkeypatch, tmp_path):
     monkeypatch.setattr(native, "_looked", False)
 
 
-def randomise(module, scale=0.5, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * scale)
-    return module
-
-
-class _Run(nn.Module):
-    def __init__(self, cell):
-        super().__init__()
-        self.cell = cell
-
-    def forward(self, xs, state, valid, mask):
-        return engine.runner(self.cell).run(self.cell, xs, state, valid, mask)
-
-
 # --- gradcheck (float64) ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("padded", [False, True], ids=["full", "padded"])
@@ -91,13 +72,8 @@ def test_gradcheck_float64_of_the_sequence_function_on_compiled_kernels(name, la
                                                                         monkeypatch):
     monkeypatch.setattr(lstm_backward, "CHUNK_NUMBERS", 1)  # layer_norm: W_hh h recomputed one step at a time
     cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
-    run, L, N = _Run(cell), 4, 3
-    g = torch.Generator().manual_seed(1)
-    xs = engine.runner(cell).project(cell, torch.randn(L, N, 3, dtype=torch.float64, generator=g)).detach()
-    state = tuple(torch.randn(s.shape, dtype=torch.float64, generator=g) * 0.5 for s in cell.init_state(xs))
-    valid = torch.arange(L)[:, None] < torch.tensor([L, 2, L - 1])[None, :] if padded else None
-    mask = tuple((torch.rand(s.shape, generator=g, dtype=torch.float64) > 0.3).double() / 0.7
-                 if j in cell.recurrent_inputs else None for j, s in enumerate(state)) if dropout else None
+    run = EngineRun(cell)
+    xs, state, valid, mask = engine_inputs(cell, L=4, N=3, padded=padded, dropout=dropout)
     names = [n for n, _ in run.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
 
@@ -257,7 +233,7 @@ def test_engine_native_errors_name_what_is_missing(native_kernels, unbuilt, monk
 def test_a_build_is_cached_for_later_processes(native_kernels):
     code = "import sys; from rnnzoo.engine import native; sys.exit(native.unavailable_reason() is not None)"
     env = {k: v for k, v in os.environ.items() if k != "RNNZOO_NATIVE"}
-    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120, check=False).returncode == 0
 
 
 def test_cli_native_build_and_status(native_kernels, capsys, monkeypatch):

@@ -23,7 +23,6 @@ from . import (
 )
 from .linalg import Right, gram, gram_layout, linear
 
-
 # Training (forward + backward) on the engine beats torch's fused nn.RNN on CPU at both benchmark
 # sizes and thread counts (2 threads, three runs: 1.04-1.54x at (64, 100, 128, 256), 1.58-1.80x at
 # (32, 500, 32, 64); the kernel 0.82-1.06x): fused="auto" trains here; inference stays on the kernel.
@@ -31,7 +30,7 @@ TRAINS_FASTER = True
 NATIVE = True  # rnnzoo.engine.native has this engine's forward
 
 
-def NATIVE_BEATS_FUSED(cell):  # noqa: N802
+def NATIVE_BEATS_FUSED(cell):
     """On the compiled kernels inference beats nn.RNN's kernel too (batch 1, L = 1000, H = 128, 2 threads:
     1.46 vs 3.74-4.86 ms; benchmarks/cells.py --inference)."""
     return True

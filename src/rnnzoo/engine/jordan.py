@@ -23,7 +23,6 @@ from . import (
 )
 from .linalg import Right, gram, gram_layout, linear
 
-
 NATIVE = True  # rnnzoo.engine.native has this engine's forward
 
 

@@ -17,11 +17,12 @@ from torch import nn
 
 from . import (
     first_full,
-    native,
     first_order,
     flat,
+    lstm_backward,
     masked_grad,
     masked_output,
+    native,
     needs_grad,
     step_masks,
     step_rows,
@@ -29,14 +30,13 @@ from . import (
     with_prev,
 )
 from .linalg import Right, gram, gram_layout, linear
-from . import lstm_backward
 from .lstm_backward import backward_steps, xhat_dot
 
 _ln = torch.native_layer_norm
 NATIVE = True  # rnnzoo.engine.native has this engine's forward (and its backward without layer_norm)
 
 
-def NATIVE_BEATS_FUSED(cell):  # noqa: N802  (a per-cell form of the flag above)
+def NATIVE_BEATS_FUSED(cell):
     return bool(cell.proj_size)
 
 

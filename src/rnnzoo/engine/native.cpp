@@ -27,36 +27,26 @@ void dgemm_(const char*, const char*, const int*, const int*, const int*, const 
 
 namespace {
 
+template <typename T>
+using Gemm = void (*)(const char*, const char*, const int*, const int*, const int*, const T*, const T*, const int*,
+                      const T*, const int*, const T*, T*, const int*);
+template <typename T> Gemm<T> blas_gemm();
+template <> Gemm<float> blas_gemm<float>() { return sgemm_; }
+template <> Gemm<double> blas_gemm<double>() { return dgemm_; }
+
 // C (m, n) = A (m, k) B^T + beta C, all row-major and contiguous, B (n, k): the one product a step needs
 // (pre = h W_hh^T, y = otc W_hr^T). Row-major C is column-major C^T = B A^T: BLAS gets B transposed.
-template <typename T> void mm_bt(int64_t m, int64_t n, int64_t k, const T* A, const T* B, T beta, T* C);
-
-template <> void mm_bt<float>(int64_t m, int64_t n, int64_t k, const float* A, const float* B, float beta,
-                              float* C) {
-  if (sgemm_ != nullptr) {
+template <typename T> void mm_bt(int64_t m, int64_t n, int64_t k, const T* A, const T* B, T beta, T* C) {
+  if (const Gemm<T> gemm = blas_gemm<T>()) {
     const int M = static_cast<int>(n), Nn = static_cast<int>(m), K = static_cast<int>(k);
-    const float one = 1;
-    sgemm_("T", "N", &M, &Nn, &K, &one, B, &K, A, &K, &beta, C, &M);
+    const T one = 1;
+    gemm("T", "N", &M, &Nn, &K, &one, B, &K, A, &K, &beta, C, &M);
     return;
   }
-  auto o = at::TensorOptions().dtype(at::kFloat);
+  auto o = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
   at::Tensor c = at::from_blob(C, {m, n}, o);
-  at::addmm_out(c, c, at::from_blob(const_cast<float*>(A), {m, k}, o),
-                at::from_blob(const_cast<float*>(B), {n, k}, o).t(), beta, 1);
-}
-
-template <> void mm_bt<double>(int64_t m, int64_t n, int64_t k, const double* A, const double* B, double beta,
-                               double* C) {
-  if (dgemm_ != nullptr) {
-    const int M = static_cast<int>(n), Nn = static_cast<int>(m), K = static_cast<int>(k);
-    const double one = 1;
-    dgemm_("T", "N", &M, &Nn, &K, &one, B, &K, A, &K, &beta, C, &M);
-    return;
-  }
-  auto o = at::TensorOptions().dtype(at::kDouble);
-  at::Tensor c = at::from_blob(C, {m, n}, o);
-  at::addmm_out(c, c, at::from_blob(const_cast<double*>(A), {m, k}, o),
-                at::from_blob(const_cast<double*>(B), {n, k}, o).t(), beta, 1);
+  at::addmm_out(c, c, at::from_blob(const_cast<T*>(A), {m, k}, o), at::from_blob(const_cast<T*>(B), {n, k}, o).t(),
+                beta, 1);
 }
 
 // exp for float that GCC vectorizes (glibc's vector expf needs -ffast-math): 2^n e^r with

@@ -14,7 +14,6 @@ from . import ACTIVATIONS, masked_output, needs_grad
 from .elman import ElmanSequence, _forward
 from .linalg import linear
 
-
 NATIVE = True  # its layers run on the Elman engine's forward, which rnnzoo.engine.native has
 
 
