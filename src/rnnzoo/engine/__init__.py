@@ -102,7 +102,7 @@ def native_beats_fused(cell) -> bool:
     and LSTM with proj_size, which torch runs outside oneDNN (0.26-0.33x of nn.LSTM at batch 1,
     where the compiled engine is 2.2x)."""
     module = _table().get(type(cell))
-    return bool(getattr(module, "NATIVE_BEATS_FUSED", lambda c: False)(cell)) and native_reason(cell) is None
+    return bool(getattr(module, "native_beats_fused", lambda c: False)(cell)) and native_reason(cell) is None
 
 
 def ineligible_reason(cell, dtype=None, step_inputs=(), device_type=None) -> str | None:
