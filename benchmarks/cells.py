@@ -14,7 +14,10 @@ For each size (N, L, H_in, H), in float32 and in one process, it measures
     get a "native" row (the engine's loops in C++) before the "engine" row (the same engine in
     Python, RNNZOO_NATIVE=0 for that row).
 Columns: fwd ms = forward in training mode, autograd on, as in training; train ms = forward + backward
-of output.sum() + the sums of the final state; each the median of --repeats after --warmup.
+of output.sum() + the sums of the final state; each the median of --repeats after --warmup. A row's
+runs alternate with runs of nn.LSTM and of its torch counterpart, and its ratios divide medians taken
+in the same window (`time_paired`): on a shared 2-core machine the speed drifts by 30-40% over
+minutes, which a baseline timed once per size would turn into ratio noise (--unpaired: that way).
 xLSTM = time(nn.LSTM) / time(row): 2.00x is twice as fast as nn.LSTM, 0.50x half as fast; xown: the
 same against the entry's torch counterpart (entry.torch_counterpart).
 saved MB = distinct storages one training forward saves for backward (saved_tensors_hooks): the
@@ -81,7 +84,9 @@ def header(args) -> list[str]:
             f"torch {torch.__version__}, python {platform.python_version()}, threads "
             f"{torch.get_num_threads()}, CPU {cpu_model()} ({os.cpu_count()} logical cores)",
             f"date {datetime.datetime.now().isoformat(timespec='seconds')}, median of {args.repeats} "
-            f"after {args.warmup} warmup; convolutional cells: (C_in, C) = {CONV_CHANNELS}, x (L, N, C_in, *spatial)",
+            f"after {args.warmup} warmup" + ("" if args.unpaired else ", each row's runs alternating with nn.LSTM's "
+                                                "and its counterpart's (its ratios come from those runs)")
+            + f"; convolutional cells: (C_in, C) = {CONV_CHANNELS}, x (L, N, C_in, *spatial)",
             "compiled kernels (rnnzoo.engine.native): " + (native.unavailable_reason() or "built, in the native rows"),
             "xLSTM = time(nn.LSTM) / time(row) (> 1: faster), xown: the same against the entry's torch "
             "counterpart" + ("" if args.inference or args.forward_only or args.no_memory else
@@ -92,18 +97,6 @@ def header(args) -> list[str]:
 def loss_of(out, state) -> torch.Tensor:
     states = state if isinstance(state, tuple) else (state,)
     return out.sum() + sum(s.sum() for s in states)
-
-
-def time_fn(fn, repeats: int, warmup: int) -> float:
-    """Median wall time of fn() in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def saved_mb(module, x) -> float:
@@ -153,25 +146,62 @@ def peak_mb(train, repeats: int = 3) -> float | None:
     return min(peaks)
 
 
-def measure(module, x, args) -> dict:
-    """fwd_ms, train_ms and saved_mb (training) or fwd_ms alone (--inference) of module on x."""
-    if args.inference:
-        module.eval()
-        with torch.inference_mode():
-            return {"fwd_ms": time_fn(lambda: module(x), args.repeats, args.warmup)}
-    module.train()
+def time_paired(fns: dict, repeats: int, warmup: int) -> dict:
+    """{name: median wall time in ms} of several functions run in turn within each repeat, so that a
+    slow spell of a shared machine hits the row and its baselines alike (their ratio is what counts)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
+
+def _train_step(module, x):
     def train():
         module.zero_grad(set_to_none=True)
         loss_of(*module(x)).backward()
+    return train
 
-    result = {"fwd_ms": time_fn(lambda: module(x), args.repeats, args.warmup)}
-    if not args.forward_only:
-        result["train_ms"] = time_fn(train, args.repeats, args.warmup)
-        if not args.no_memory:
-            result["peak_mb"] = peak_mb(train)
-            module.zero_grad(set_to_none=True)
-            result["saved_mb"] = saved_mb(module, x)
+
+def _forward(module, x, inference: bool):
+    if not inference:
+        return lambda: module(x)
+
+    def forward():
+        with torch.inference_mode():
+            module(x)
+    return forward
+
+
+def measure(module, x, args, baselines=None) -> dict:
+    """fwd_ms, train_ms, peak_mb and saved_mb (training) or fwd_ms alone (--inference) of module on x.
+    baselines {kind: (module, x)}: timed in turn with the row (`time_paired`); their times for this
+    row go to result["paired"][kind]."""
+    baselines = baselines or {}
+    modules = {"row": (module, x), **baselines}
+    for m, _ in modules.values():
+        m.train(not args.inference)
+    result, paired = {}, {kind: {} for kind in baselines}
+    keys = [("fwd_ms", lambda m, v: _forward(m, v, args.inference))]
+    if not (args.inference or args.forward_only):
+        keys.append(("train_ms", _train_step))
+    for key, make in keys:
+        times = time_paired({name: make(m, v) for name, (m, v) in modules.items()}, args.repeats, args.warmup)
+        result[key] = times.pop("row")
+        for kind, t in times.items():
+            paired[kind][key] = t
+    if baselines:
+        result["paired"] = paired
+    if not (args.inference or args.forward_only or args.no_memory):
+        train = _train_step(module, x)
+        result["peak_mb"] = peak_mb(train)
+        module.zero_grad(set_to_none=True)
+        result["saved_mb"] = saved_mb(module, x)
     return result
 
 
@@ -227,10 +257,10 @@ def configurations(size, args):
 def rows_for_size(size, args) -> list[dict]:
     N, L, H_in, H = size
     label = f"N={N} L={L} H_in={H_in} H={H}"
-    rows, base = [], {}
+    rows, base, base_modules = [], {}, {}
     for kind, (name, cls) in BASELINES.items():
         module, x = cls(H_in, H), torch.randn(L, N, H_in)
-        base[kind] = measure(module, x, args)
+        base[kind], base_modules[kind] = measure(module, x, args), (module, x)
         rows.append({"size": label, "name": name, "variant": "-", "path": "torch", "shown_path": "torch", "x": str(H_in),
                      "hidden": H, "counterpart": kind, **base[kind]})
     for entry, variant, path, layer, x in configurations(size, args):
@@ -246,16 +276,17 @@ def rows_for_size(size, args) -> list[dict]:
         else:
             if sys.stderr.isatty():  # progress: the loop rows at L=500 take a while
                 print(f"\r\033[K{label} {entry.name}:{variant} {path}", end="", file=sys.stderr, flush=True)
+            pairs = {} if args.unpaired else {k: base_modules[k] for k in {"lstm", entry.torch_counterpart}}
             try:
-                row.update(measure(layer, x, args))
+                row.update(measure(layer, x, args, pairs))
             except Exception as error:
                 row["path"], row["shown_path"], row["error"] = "error", "error", f"{type(error).__name__}: {error}"
         rows.append(row)
     for row in rows:  # ratios: > 1 means faster (times) or more memory (saved)
-        own = base.get(row["counterpart"], {})
+        paired = row.pop("paired", None) or base  # the baselines' times from this row's own runs
         for key in ("fwd_ms", "train_ms"):
-            row[key.replace("ms", "x_lstm")] = ratio(base["lstm"].get(key), row.get(key))
-            row[key.replace("ms", "x_own")] = ratio(own.get(key), row.get(key))
+            row[key.replace("ms", "x_lstm")] = ratio(paired["lstm"].get(key), row.get(key))
+            row[key.replace("ms", "x_own")] = ratio(paired.get(row["counterpart"], {}).get(key), row.get(key))
         row["mem_x_lstm"] = ratio(row.get("saved_mb"), base["lstm"].get("saved_mb"))
         row["peak_x_lstm"] = ratio(row.get("peak_mb"), base["lstm"].get("peak_mb"))
     return rows
@@ -301,6 +332,10 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--no-memory", action="store_true", help="skip the saved-for-backward measure")
     parser.add_argument("--markdown", action="store_true", help="markdown tables")
     parser.add_argument("--json", metavar="PATH", help="also save the header and rows as JSON")
+    parser.add_argument("--unpaired", action="store_true",
+                        help="time each row alone against baselines timed once per size (faster; by default a "
+                             "row's runs alternate with nn.LSTM's and its counterpart's, and its ratios come "
+                             "from those)")
     parser.add_argument("--no-native", action="store_true",
                         help="do not build the compiled kernels (rnnzoo.engine.native); a build already "
                              "cached is still used unless RNNZOO_NATIVE=0")
