@@ -81,3 +81,22 @@ def _seed():
 # Tests check correctness on tiny tensors, where one intra-op thread is fastest (and immune to a
 # busy machine: two spinning threads on two shared cores were 100x slower here).
 torch.set_num_threads(1)
+
+
+def gradcheck_engine_function(cell, padded, dropout) -> bool:
+    """torch.autograd.gradcheck (float64) of `cell`'s engine runner with respect to its input (every part:
+    ctrnn's dt too), initial state and parameters, on L = 4, N = 3, with padding and dropout masks as asked."""
+    from torch.func import functional_call
+    run = EngineRun(cell)
+    xs, state, valid, mask = engine_inputs(cell, L=4, N=3, padded=padded, dropout=dropout)
+    names = [n for n, _ in run.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
+    xs = xs if isinstance(xs, tuple) else (xs,)
+
+    def f(*flat):
+        xp, st, ps = flat[:len(xs)], flat[len(xs):len(xs) + len(state)], flat[len(xs) + len(state):]
+        y, final = functional_call(run, dict(zip(names, ps)), (xp if len(xp) > 1 else xp[0], st, valid, mask))
+        return (y, *final)
+
+    inputs = (*(v.requires_grad_() for v in xs), *(s.requires_grad_() for s in state), *params)
+    return torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)

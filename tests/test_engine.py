@@ -3,7 +3,7 @@ parity with the per-step loop, masks and recurrent dropout, engine selection, fa
 
 import pytest
 import torch
-from conftest import EngineRun, as_tuple, engine_inputs, randomise
+from conftest import as_tuple, gradcheck_engine_function, randomise
 from torch.func import functional_call
 
 import rnnzoo
@@ -49,20 +49,7 @@ def test_gradcheck_float64_of_the_sequence_function(name, label, options, padded
     monkeypatch.setattr(lstm_backward, "CHUNK_NUMBERS", 1)  # backward in chunks of one step
     monkeypatch.setattr(engine, "TANH_BY_SIGMOID", 0)  # tanh as 2 σ(2 v) - 1 at every size
     cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
-    run = EngineRun(cell)
-    xs, state, valid, mask = engine_inputs(cell, L=4, N=3, padded=padded, dropout=dropout)
-    names = [n for n, _ in run.named_parameters()]
-    params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
-
-    xs = xs if isinstance(xs, tuple) else (xs,)  # ctrnn: (u, dt), dt's gradient checked too
-
-    def f(*flat):
-        xp, st, ps = flat[:len(xs)], flat[len(xs):len(xs) + len(state)], flat[len(xs) + len(state):]
-        y, final = functional_call(run, dict(zip(names, ps)), (xp if len(xp) > 1 else xp[0], st, valid, mask))
-        return (y, *final)
-
-    inputs = (*(v.requires_grad_() for v in xs), *(s.requires_grad_() for s in state), *params)
-    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
+    assert gradcheck_engine_function(cell, padded, dropout)
 
 
 @pytest.mark.parametrize("name,label,options", CASES, ids=IDS)

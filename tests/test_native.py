@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import EngineRun, as_tuple, engine_inputs, randomise
+from conftest import as_tuple, gradcheck_engine_function, randomise
 from torch.func import functional_call
 
 import rnnzoo
@@ -31,6 +31,9 @@ CASES = ([("lstm", label, o, "lstm_forward", True) for label, o in LSTM_OPTIONS.
             ("jordan", "tanh", {}, "jordan_forward", False),
             ("jordan", "relu+sigmoid+output_size", {"activation": "relu", "output_activation": "sigmoid",
                                                     "output_size": 2}, "jordan_forward", False),
+            ("ctrnn", "euler", {"tau": 1.5}, "ctrnn_forward", False),
+            ("ctrnn", "sigmoid+fixed_tau+dt", {"activation": "sigmoid", "learn_tau": False, "dt": 0.5},
+             "ctrnn_forward", False),
             ("rmlp", "tanh", {}, "elman_forward", False),
             ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}, "elman_forward", False)])
 IDS = [f"{c[0]}:{c[1]}" for c in CASES]
@@ -72,18 +75,7 @@ def test_gradcheck_float64_of_the_sequence_function_on_compiled_kernels(name, la
                                                                         monkeypatch):
     monkeypatch.setattr(lstm_backward, "CHUNK_NUMBERS", 1)  # layer_norm: W_hh h recomputed one step at a time
     cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
-    run = EngineRun(cell)
-    xs, state, valid, mask = engine_inputs(cell, L=4, N=3, padded=padded, dropout=dropout)
-    names = [n for n, _ in run.named_parameters()]
-    params = tuple(p.detach().clone().requires_grad_() for _, p in run.named_parameters())
-
-    def f(xp, *rest):
-        st, ps = rest[:len(state)], rest[len(state):]
-        y, final = functional_call(run, dict(zip(names, ps)), (xp, st, valid, mask))
-        return (y, *final)
-
-    inputs = (xs.requires_grad_(), *(s.requires_grad_() for s in state), *params)
-    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-4)
+    assert gradcheck_engine_function(cell, padded, dropout)
     assert calls[kernel] > 0
     assert (calls["lstm_backward"] > 0) == compiled_backward
 

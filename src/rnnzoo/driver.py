@@ -51,14 +51,14 @@ class Recurrent(nn.Module):
             otherwise; True insists on the kernel (an error when it cannot apply); False never uses it.
         engine: how the generic (non-fused) path runs. "auto" runs the cell's sequence engine
             (rnnzoo.engine: the whole sequence in one autograd Function with a hand-written backward;
-            lstm, gru, elman, jordan) when `engine_ineligible_reason()` is None and the per-step loop
+            lstm, gru, elman, jordan, rmlp, ctrnn) when `engine_ineligible_reason()` is None and the per-step loop
             otherwise; "fast" insists on the engine (an error when it cannot apply); "loop" always
             runs the per-step loop, the reference. The engine's backward is first-order only:
             create_graph=True (double backward, gradient penalties) needs engine="loop".
-            The engines run their loops in compiled C++ (rnnzoo.engine.native; lstm) when that has
-            been built on this machine (`rnnzoo native build`) and in Python otherwise; "native"
-            insists on the compiled kernels, builds them on first use (a C++ compiler and about
-            20 s) and never takes torch's fused kernel.
+            The engines run their loops in compiled C++ (rnnzoo.engine.native: lstm, elman, jordan,
+            rmlp, ctrnn) when that has been built on this machine (`rnnzoo native build`) and in
+            Python otherwise; "native" insists on the compiled kernels, builds them on first use (a
+            C++ compiler and about 20 s) and never takes torch's fused kernel.
         **cell_options: options of the cell, e.g. peephole=True for "lstm" (see the cell's docstring).
 
     Call: `output, state = layer(x, state=None, lengths=None, **step_inputs)`
@@ -193,7 +193,8 @@ class Recurrent(nn.Module):
 
     def native_ineligible_reason(self, like: torch.Tensor | None = None) -> str | None:
         """Why the engine will not run this layer on the compiled kernels (rnnzoo.engine.native) for
-        input like `like`, or None when it will: every cell's class must have them (lstm), they must
+        input like `like`, or None when it will: every cell's class must have them (lstm, elman,
+        jordan, rmlp, ctrnn), they must
         be built and loadable, RNNZOO_NATIVE=0 unset, the input float32 or float64 on the CPU."""
         for cell in self.cells:
             reason = sequence_engine.native_reason(cell, like)

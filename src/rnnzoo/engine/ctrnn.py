@@ -24,6 +24,7 @@ from . import (
     flat,
     masked_grad,
     masked_output,
+    native,
     needs_grad,
     tanh_into,
     with_prev,
@@ -31,6 +32,7 @@ from . import (
 from .linalg import Right, gram, gram_layout, linear
 
 STEP_INPUTS = ("dt",)
+NATIVE = True  # rnnzoo.engine.native has this engine's forward
 
 
 def cell_reason(cell):
@@ -58,6 +60,12 @@ def _rates(dt, log_tau, valid):
 
 def _forward(u, C, h0, W, mask, act):
     L, N, H = u.shape
+    kernels = native.kernels(u)
+    if kernels is not None:
+        mask = None if mask is None else mask.expand(N, H)
+        Hh, Y = kernels.ctrnn_forward(*native.contiguous(u, C.expand(L, N, H), h0, W, mask), ACTIVATIONS.index(act),
+                                      Right(W, N).packed)
+        return Hh, Y
     Hh, Y = u.new_empty((L, N, H)), u.new_empty((L, N, H))
     Hs, Ys, us, Cs, Wm = Hh.unbind(0), Y.unbind(0), u.unbind(0), C.unbind(0), Right(W, N)
     m1 = u.new_full((), -1.0)

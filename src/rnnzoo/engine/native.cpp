@@ -544,6 +544,33 @@ std::vector<at::Tensor> jordan_forward_impl(const at::Tensor& xp, const at::Tens
   return {Y, Hh};
 }
 
+
+template <typename T>
+std::vector<at::Tensor> ctrnn_forward_impl(const at::Tensor& u, const at::Tensor& C, const at::Tensor& h0,
+                                           const at::Tensor& W, const c10::optional<at::Tensor>& mask, int64_t act,
+                                           const c10::optional<at::Tensor>& W_packed) {
+  const int64_t L = u.size(0), N = u.size(1), H = u.size(2);
+  auto opts = u.options();
+  at::Tensor Hh = at::empty({L, N, H}, opts), Y = at::empty({L, N, H}, opts);
+  at::Tensor pre = at::empty({N, H}, opts), r0 = at::empty({N, H}, opts), rr = at::empty({N, H}, opts);
+  const T *u_ = u.data_ptr<T>(), *C_ = C.data_ptr<T>(), *W_ = W.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
+  T *H_ = Hh.data_ptr<T>(), *Y_ = Y.data_ptr<T>();
+  const T* h = h0.data_ptr<T>();
+  activate_row<T>(static_cast<int>(act), N * H, h, nullptr, r0.data_ptr<T>());
+  const T* r = r0.data_ptr<T>();
+  for (int64_t t = 0; t < L; ++t) {
+    const T* rin = recurrent_input(r, mask_, N * H, rr.data_ptr<T>());
+    const at::Tensor p = product<T>(N, H, H, rin, W_, W_packed, nullptr, pre);  // W r_rec
+    const T *p_ = p.data_ptr<T>(), *ut = u_ + t * N * H, *ct = C_ + t * N * H;
+    T* hn = H_ + t * N * H;
+    for (int64_t j = 0; j < N * H; ++j) hn[j] = h[j] + ct[j] * (p_[j] + ut[j] - h[j]);  // c (W r + u - h)
+    T* y = Y_ + t * N * H;
+    activate_row<T>(static_cast<int>(act), N * H, hn, nullptr, y);
+    h = hn;
+    r = y;
+  }
+  return {Hh, Y};
+}
 }  // namespace
 
 // (xp (L, N, G*H), h0 (N, P), c0 (N, H), W_hh (G*H, P), W_hr (P, H)?, peephole (3, H)?, ln_h w/b (G*H)?,
@@ -631,7 +658,16 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dh
                                                        coupled, WT_packed, WrT_packed, ln));
 }
 
+// (u (L, N, H), c = dt / tau (L, N, H), h0 (N, H), W_hh (H, H), mask (N, H)?, activation code, W_hh packed?)
+// -> [H (L, N, H), Y = act(H)]: rnnzoo/engine/ctrnn.py's `_forward` (Euler steps).
+std::vector<at::Tensor> ctrnn_forward(const at::Tensor& u, const at::Tensor& C, const at::Tensor& h0,
+                                      const at::Tensor& W, const c10::optional<at::Tensor>& mask, int64_t act,
+                                      const c10::optional<at::Tensor>& W_packed) {
+  return RNNZOO_DISPATCH(u, "u", ctrnn_forward_impl<T>(u, C, h0, W, mask, act, W_packed));
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("ctrnn_forward", &ctrnn_forward, "CTRNN engine forward, Euler steps (see rnnzoo/engine/ctrnn.py)");
   m.def("elman_forward", &elman_forward, "Elman engine forward (see rnnzoo/engine/elman.py)");
   m.def("jordan_forward", &jordan_forward, "Jordan engine forward (see rnnzoo/engine/jordan.py)");
   m.def("lstm_backward", &lstm_backward, "LSTM engine backward loop (see rnnzoo/engine/lstm_backward.py)");
