@@ -194,8 +194,8 @@ class Recurrent(nn.Module):
     def native_ineligible_reason(self, like: torch.Tensor | None = None) -> str | None:
         """Why the engine will not run this layer on the compiled kernels (rnnzoo.engine.native) for
         input like `like`, or None when it will: every cell's class must have them (lstm, elman,
-        jordan, rmlp, ctrnn), they must
-        be built and loadable, RNNZOO_NATIVE=0 unset, the input float32 or float64 on the CPU."""
+        jordan, rmlp, ctrnn), they must be built and loadable, RNNZOO_NATIVE=0 unset, the input
+        float32 or float64 on the CPU."""
         for cell in self.cells:
             reason = sequence_engine.native_reason(cell, like)
             if reason is not None:
