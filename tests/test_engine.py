@@ -3,7 +3,7 @@ parity with the per-step loop, masks and recurrent dropout, engine selection, fa
 
 import pytest
 import torch
-from conftest import as_tuple, gradcheck_engine_function, randomise
+from conftest import as_tuple, gradcheck_engine_function, gradcheck_padded_layer, randomise
 from torch.func import functional_call
 
 import rnnzoo
@@ -56,18 +56,7 @@ def test_gradcheck_float64_of_the_sequence_function(name, label, options, padded
 def test_gradcheck_through_recurrent_bidirectional_padded_with_recurrent_dropout(name, label, options):
     layer = rnnzoo.Recurrent(name, 3, 3, num_layers=2, bidirectional=True, recurrent_dropout=0.3,
                              fused=False, engine="fast", **options).double()
-    randomise(layer)
-    x = torch.randn(4, 3, 3, dtype=torch.float64, requires_grad=True)
-    lengths = torch.tensor([4, 2, 3])
-    names = [n for n, _ in layer.named_parameters()]
-    params = tuple(p.detach().clone().requires_grad_() for _, p in layer.named_parameters())
-
-    def f(x, *ps):
-        torch.manual_seed(7)  # the same dropout masks at every evaluation
-        y, final = functional_call(layer, dict(zip(names, ps)), (x,), {"lengths": lengths})
-        return (y, *as_tuple(final))
-
-    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
+    assert gradcheck_padded_layer(randomise(layer))
 
 
 # --- parity with the per-step loop (float32) --------------------------------------------------

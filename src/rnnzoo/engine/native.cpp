@@ -573,6 +573,21 @@ std::vector<at::Tensor> ctrnn_forward_impl(const at::Tensor& u, const at::Tensor
 }
 }  // namespace
 
+#define RNNZOO_DISPATCH(tensor, name, ...)                                                               \
+  [&] {                                                                                                \
+    TORCH_CHECK((tensor).dim() == 3 && (tensor).is_contiguous() && (tensor).device().is_cpu(), name,   \
+                ": expected a contiguous CPU (L, N, F) tensor");                                        \
+    at::NoGradGuard no_grad;                                                                           \
+    if ((tensor).scalar_type() == at::kDouble) {                                                       \
+      using T = double;                                                                                \
+      return __VA_ARGS__;                                                                              \
+    }                                                                                                  \
+    TORCH_CHECK((tensor).scalar_type() == at::kFloat, name, ": expected float32 or float64, got ",      \
+                (tensor).scalar_type());                                                               \
+    using T = float;                                                                                   \
+    return __VA_ARGS__;                                                                                \
+  }()
+
 // (xp (L, N, G*H), h0 (N, P), c0 (N, H), W_hh (G*H, P), W_hr (P, H)?, peephole (3, H)?, ln_h w/b (G*H)?,
 //  ln_c w/b (H)?, mask (N, P)?, valid (L, N) bool?, coupled, eps_h, eps_c, keep) ->
 // [Y, C, A, T, c_T, mean_h, rstd_h, mean_c, rstd_c], all contiguous, one dtype (float32 or float64),
@@ -588,30 +603,9 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xp, const at::Tensor& h0,
                                      const c10::optional<at::Tensor>& valid, bool coupled, double eps_h,
                                      double eps_c, bool keep, const c10::optional<at::Tensor>& W_packed,
                                      const c10::optional<at::Tensor>& Wr_packed) {
-  TORCH_CHECK(xp.dim() == 3 && xp.is_contiguous() && xp.device().is_cpu(), "xp: expected a contiguous CPU (L, N, G*H) tensor");
-  at::NoGradGuard no_grad;
-  if (xp.scalar_type() == at::kDouble)
-    return lstm_forward_impl<double>(xp, h0, c0, W, Wr, peep, lnh_w, lnh_b, lnc_w, lnc_b, mask, valid, coupled,
-                                     eps_h, eps_c, keep, W_packed, Wr_packed);
-  TORCH_CHECK(xp.scalar_type() == at::kFloat, "xp: expected float32 or float64, got ", xp.scalar_type());
-  return lstm_forward_impl<float>(xp, h0, c0, W, Wr, peep, lnh_w, lnh_b, lnc_w, lnc_b, mask, valid, coupled,
-                                  eps_h, eps_c, keep, W_packed, Wr_packed);
+  return RNNZOO_DISPATCH(xp, "xp", lstm_forward_impl<T>(xp, h0, c0, W, Wr, peep, lnh_w, lnh_b, lnc_w, lnc_b, mask,
+                                                     valid, coupled, eps_h, eps_c, keep, W_packed, Wr_packed));
 }
-
-#define RNNZOO_DISPATCH(tensor, name, ...)                                                               \
-  [&] {                                                                                                \
-    TORCH_CHECK((tensor).dim() == 3 && (tensor).is_contiguous() && (tensor).device().is_cpu(), name,   \
-                ": expected a contiguous CPU (L, N, F) tensor");                                        \
-    at::NoGradGuard no_grad;                                                                           \
-    if ((tensor).scalar_type() == at::kDouble) {                                                       \
-      using T = double;                                                                                \
-      return __VA_ARGS__;                                                                              \
-    }                                                                                                  \
-    TORCH_CHECK((tensor).scalar_type() == at::kFloat, name, ": expected float32 or float64, got ",      \
-                (tensor).scalar_type());                                                               \
-    using T = float;                                                                                   \
-    return __VA_ARGS__;                                                                                \
-  }()
 
 // (xp (L, N, H), h0 (N, H), W_hh (H, H), mask (N, H)?, valid (L, N) bool?, activation code, W_hh packed?) ->
 // Y (L, N, H): rnnzoo/engine/elman.py's `_forward`.
