@@ -99,8 +99,8 @@ def native_reason(cell, like: torch.Tensor | None = None) -> str | None:
 def native_beats_fused(cell) -> bool:
     """Whether the compiled kernels beat torch's fused kernel for this cell in every call (measured,
     benchmarks/cells.py): Elman (batch-1 inference 3.3x nn.RNN; training already prefers the engine),
-    and LSTM with proj_size, which torch runs outside oneDNN (0.26-0.33x of nn.LSTM at batch 1,
-    where the compiled engine is 2.2x)."""
+    and LSTM with proj_size, which torch runs outside oneDNN (0.25-0.33x of nn.LSTM at batch 1,
+    where the compiled engine is 1.7-2.5x)."""
     module = _table().get(type(cell))
     return bool(getattr(module, "native_beats_fused", lambda c: False)(cell)) and native_reason(cell) is None
 

@@ -33,12 +33,12 @@ from .linalg import Right, gram, gram_layout, linear
 from .lstm_backward import backward_steps, xhat_dot
 
 _ln = torch.native_layer_norm
-NATIVE = True  # rnnzoo.engine.native has this engine's forward (and its backward without layer_norm)
+NATIVE = True  # rnnzoo.engine.native has this engine's forward and backward loops
 
 
 def native_beats_fused(cell):
     """With proj_size: torch runs LSTM with projections outside oneDNN (batch-1 inference 0.26-0.33x of
-    nn.LSTM, where the compiled engine is 2.3-2.5x; benchmarks/cells.py --inference)."""
+    nn.LSTM, where the compiled engine is 1.7-2.5x; benchmarks/cells.py --inference)."""
     return bool(cell.proj_size)
 
 
@@ -139,10 +139,6 @@ def _forward(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep)
     return Y, C, A, T, Cs[L - 1], ln_saved
 
 
-def _contiguous(t):
-    return None if t is None else t.contiguous()
-
-
 def _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep):
     """`_forward` on the compiled kernels (rnnzoo.engine.native) when they are built and apply, else
     in Python; the LayerNorm statistics come back as (L, N, 1) tensors (None without layer_norm)."""
@@ -156,7 +152,7 @@ def _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep
         mask = mask.expand(h0.shape)
     N = xp.shape[1]
     packed = Right(W, N).packed, (Right(Wr, N).packed if Wr is not None else None)  # oneDNN when it pays
-    return kernels.lstm_forward(*map(_contiguous, (xp, h0, c0, W, Wr, peep, *lnh, *lnc, mask, valid)),
+    return kernels.lstm_forward(*native.contiguous(xp, h0, c0, W, Wr, peep, *lnh, *lnc, mask, valid),
                                 coupled, eps[0], eps[1], keep, *packed)
 
 
@@ -167,18 +163,14 @@ def _native_backward(kernels, ctx, dY, dhT, dcT, cprev, hprev):
     WT, WrT = W.t().contiguous(), (Wr.t().contiguous() if Wr is not None else None)
     packed = Right(W.t(), N).packed, (Right(Wr.t(), N).packed if Wr is not None else None)
     mask = None if mask is None else mask.expand(h0.shape)
-    ln = [None] * 6 + [1] + [None] * 3
+    lnh, chunk, lnc = [None] * 6, 1, [None] * 3
     if lnh_w is not None:  # LN_h's input W_hh h_rec, recomputed a chunk of steps at a time
         chunk = max(1, min(L, lstm_backward.CHUNK_NUMBERS // (N * GH)))
-        ln = [lnh_w, MH, SH, W, Right(W, chunk * N).packed, hprev, chunk, lnc_w, MC, SC]
+        lnh, lnc = [lnh_w, MH, SH, W, Right(W, chunk * N).packed, hprev], [lnc_w, MC, SC]
     dG, dh, dc, DH, dW, dCN, dlnh_w = kernels.lstm_backward(
-        dY, dhT, dcT, cprev, A, T, C, WT, WrT, *_contiguous_all(peep, mask, valid), ctx.coupled, *packed,
-        *(_contiguous(v) if isinstance(v, torch.Tensor) else v for v in ln))
+        dY, dhT, dcT, cprev, A, T, C, WT, WrT, *native.contiguous(peep, mask, valid), ctx.coupled, *packed,
+        *native.contiguous(*lnh), chunk, *native.contiguous(*lnc))
     return dG, dh, dc, dW, dlnh_w, dCN, DH
-
-
-def _contiguous_all(*tensors):
-    return [_contiguous(t) for t in tensors]
 
 
 class LSTMSequence(torch.autograd.Function):
