@@ -124,7 +124,7 @@ at::Tensor onednn_mm(const at::Tensor& x, const at::Tensor& packed) {
 }
 
 // W^T (k, n) contiguous for `product`'s few-rows path, where one BLAS call per step costs more than the
-// arithmetic (batch-1 inference: LSTM 4.4 -> 3.0 us per step at H = 128); undefined otherwise. Worth its
+// arithmetic (batch-1 inference: LSTM 4.4 -> 3.2 us per step at H = 128); undefined otherwise. Worth its
 // copy of W only over many steps, and only for outputs at least a vector wide (n = W's rows).
 inline at::Tensor few_rows_transpose(const at::Tensor& W, int64_t rows, int64_t steps,
                                      const c10::optional<at::Tensor>& packed) {
