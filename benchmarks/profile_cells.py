@@ -13,6 +13,8 @@ one a few matmuls that take most of the time.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import torch
@@ -20,6 +22,7 @@ from torch import nn
 
 import rnnzoo
 from rnnzoo import registry
+from rnnzoo.engine import native
 
 BASELINES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -76,8 +79,9 @@ def main(argv=None):
     p.add_argument("--inference", action="store_true", help="forward only under inference_mode (default "
                    "size 1,1000,128,128)")
     p.add_argument("--size", default=None, help="N,L,H_in,H (default 64,100,128,256; --inference 1,1000,128,128)")
-    p.add_argument("--path", choices=["default", "engine", "loop"], default="default",
-                   help="force the generic path onto the engine or the loop (default: what auto picks)")
+    p.add_argument("--path", choices=["default", "native", "engine", "loop"], default="default",
+                   help="force the generic path onto the engine's compiled kernels, the engine in Python or the "
+                        "loop (default: what auto picks; the compiled kernels are built first)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--top", type=int, default=8, help="ops to list (default 8)")
     args = p.parse_args(argv)
@@ -85,8 +89,16 @@ def main(argv=None):
     size = args.size or ("1,1000,128,128" if args.inference else "64,100,128,256")
     N, L, H_in, H = (int(v) for v in size.split(","))
     entry, variant, layer = build(args.config, H_in, H)
+    if args.path == "engine":
+        os.environ["RNNZOO_NATIVE"] = "0"  # the engines in Python
+    else:
+        try:
+            native.build()
+        except RuntimeError as error:
+            print(f"native kernels: {error}", file=sys.stderr)
     if args.path != "default":
-        layer.fused, layer.engine = False, ("fast" if args.path == "engine" else "loop")
+        layer.fused = False
+        layer.engine = {"native": "native", "engine": "fast", "loop": "loop"}[args.path]
     x = torch.randn(L, N, H_in)
     mode = "inference" if args.inference else "training (forward + backward)"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {mode}, N={N} L={L} H_in={H_in} H={H}")
