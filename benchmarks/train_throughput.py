@@ -129,8 +129,8 @@ def main(argv=None):
             print(f"run {r}: baseline {base[-1]:,.0f} chars/s, rnnzoo train {ours[-1]:,.0f} chars/s", flush=True)
     b, o = statistics.median(base), statistics.median(ours)
     ratio = o / b
-    print(f"| model | hand-written torch loop | rnnzoo train charlm | ratio | target |")
-    print(f"|---|---|---|---|---|")
+    print("| model | hand-written torch loop | rnnzoo train charlm | ratio | target |")
+    print("|---|---|---|---|---|")
     print(f"| {args.model} {args.layers}x{args.hidden}, batch {args.batch_size}, bptt {args.bptt}, "
           f"{args.threads} thread(s) | {b:,.0f} chars/s | {o:,.0f} chars/s | {ratio:.2f}x | >= 0.9x "
           f"{'MET' if ratio >= 0.9 else 'MISSED'} |")

@@ -132,19 +132,44 @@ inline at::Tensor few_rows_transpose(const at::Tensor& W, int64_t rows, int64_t 
   return rows <= 4 && steps >= 16 && W.size(0) >= 32 && !onednn ? W.t().contiguous() : at::Tensor();
 }
 
-template <typename T> const T* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
-
 // Rows per parallel chunk, at least torch's grain of 32768 numbers: small batches (inference) stay on one
 // thread, where OpenMP's hand-offs would cost more than the loop.
 int64_t grain(int64_t row_numbers) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, row_numbers)); }
 
-// base + x B^T for row-major x (m, k), B (n, k): oneDNN's new tensor when `packed` is given, else BLAS
-// into `out` (returned). base may be null (zero).
+// A padded step keeps the state: row n of `state` (width w) back to its previous value.
+template <typename T> void hold_padded(const bool* valid_t, int64_t N, int64_t w, const T* prev, T* state) {
+  if (valid_t == nullptr) return;
+  for (int64_t n = 0; n < N; ++n)
+    if (!valid_t[n]) std::memcpy(state + n * w, prev + n * w, w * sizeof(T));
+}
+
+// The recurrent input of the next step: the state, or state ⊙ mask with recurrent dropout.
+template <typename T> const T* recurrent_input(const T* state, const T* mask, int64_t numbers, T* buf) {
+  if (mask == nullptr) return state;
+  for (int64_t j = 0; j < numbers; ++j) buf[j] = state[j] * mask[j];
+  return buf;
+}
+
+// A weight B (n, k) as the products take it: its data for BLAS, oneDNN's packed copy when the caller
+// made one (rnnzoo.engine.linalg.Right decides), and B^T for the few-rows path when that applies.
+template <typename T> struct Weight {
+  const T* data = nullptr;
+  c10::optional<at::Tensor> packed;
+  at::Tensor transposed;
+  Weight() = default;
+  Weight(const at::Tensor& B, const c10::optional<at::Tensor>& packed_, int64_t rows, int64_t steps)
+      : data(B.defined() ? B.template data_ptr<T>() : nullptr), packed(packed_),
+        transposed(B.defined() ? few_rows_transpose(B, rows, steps, packed_) : at::Tensor()) {}
+};
+
+// base + x B^T for row-major x (m, k): oneDNN's new tensor when B is packed, else into `out` (returned),
+// by BLAS or, for a few rows, by axpys over B^T. base may be null (zero).
 template <typename T>
-at::Tensor product(int64_t m, int64_t n, int64_t k, const T* x, const T* B, const c10::optional<at::Tensor>& packed,
-                   const T* base, const at::Tensor& out, const T* BT = nullptr) {
+at::Tensor product(int64_t m, int64_t n, int64_t k, const T* x, const Weight<T>& B, const T* base,
+                   const at::Tensor& out) {
   const auto opts = out.options();
-  if (BT != nullptr) {  // a few rows: out = base + x B as axpys over B^T's contiguous rows (no BLAS call)
+  if (B.transposed.defined()) {  // a few rows: out = base + x B^T as axpys over B^T's contiguous rows
+    const T* BT = B.transposed.template data_ptr<T>();
     T* o = out.data_ptr<T>();
     for (int64_t i = 0; i < m; ++i) {
       T* oi = o + i * n;
@@ -161,8 +186,8 @@ at::Tensor product(int64_t m, int64_t n, int64_t k, const T* x, const T* B, cons
     }
     return out;
   }
-  if (packed.has_value() && packed->defined()) {
-    at::Tensor y = onednn_mm(at::from_blob(const_cast<T*>(x), {m, k}, opts), *packed);
+  if (B.packed.has_value() && B.packed->defined()) {
+    at::Tensor y = onednn_mm(at::from_blob(const_cast<T*>(x), {m, k}, opts), *B.packed);
     if (base != nullptr) {
       T* o = y.data_ptr<T>();
       for (int64_t j = 0; j < m * n; ++j) o[j] += base[j];
@@ -171,7 +196,7 @@ at::Tensor product(int64_t m, int64_t n, int64_t k, const T* x, const T* B, cons
   }
   T* o = out.data_ptr<T>();
   if (base != nullptr) std::memcpy(o, base, m * n * sizeof(T));
-  mm_bt<T>(m, n, k, x, B, T(base != nullptr ? 1 : 0), o);
+  mm_bt<T>(m, n, k, x, B.data, T(base != nullptr ? 1 : 0), o);
   return out;
 }
 
@@ -204,23 +229,18 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
   if (keep && ln_h) { MH = at::empty({L, N, 1}, opts); SH = at::empty({L, N, 1}, opts); }
   if (keep && ln_c) { MC = at::empty({L, N, 1}, opts); SC = at::empty({L, N, 1}, opts); }
   at::Tensor pre = at::empty({N, GH}, opts);
-  const bool has_mask = mask.has_value() && mask->defined();
-  at::Tensor hr = has_mask ? at::empty({N, P}, opts) : at::Tensor();
+  at::Tensor hr = at::empty({N, P}, opts);  // h ⊙ mask with recurrent dropout
   at::Tensor otc = has_proj ? at::empty({N, H}, opts) : at::Tensor();
   at::Tensor stats = at::empty({4, N}, opts);  // LayerNorm mean/rstd of one step when not kept
 
   const T* xp_ = xp.data_ptr<T>();
-  const T* W_ = W.data_ptr<T>();
-  const T* Wr_ = has_proj ? Wr->data_ptr<T>() : nullptr;
-  const at::Tensor WT = few_rows_transpose(W, N, L, W_packed);
-  const at::Tensor WrT = has_proj ? few_rows_transpose(*Wr, N, L, Wr_packed) : at::Tensor();
-  const T *WT_ = data_or_null<T>(WT), *WrT_ = data_or_null<T>(WrT);
+  const Weight<T> Wh(W, W_packed, N, L), Whr(has_proj ? *Wr : at::Tensor(), Wr_packed, N, L);
   const T* pp = ptr_or_null<T>(peep);
   const T *lhw = ptr_or_null<T>(lnh_w), *lhb = ptr_or_null<T>(lnh_b);
   const T *lcw = ptr_or_null<T>(lnc_w), *lcb = ptr_or_null<T>(lnc_b);
   const T* mask_ = ptr_or_null<T>(mask);
   const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
-  T* hr_ = has_mask ? hr.data_ptr<T>() : nullptr;
+  T* hr_ = hr.data_ptr<T>();
   T* otc_ = has_proj ? otc.data_ptr<T>() : nullptr;
   T *Y_ = Y.data_ptr<T>(), *A_ = A.data_ptr<T>(), *T_ = Tc.data_ptr<T>(), *C_ = C.data_ptr<T>();
   T* st_ = stats.data_ptr<T>();
@@ -228,13 +248,9 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
   const T* hp_ = h0.data_ptr<T>();  // the previous step's h and c
   const T* cp_ = c0.data_ptr<T>();
   for (int64_t t = 0; t < L; ++t) {
-    const T* hin = hp_;
-    if (has_mask) {  // recurrent dropout: W_hh sees h ⊙ mask
-      for (int64_t j = 0; j < N * P; ++j) hr_[j] = hp_[j] * mask_[j];
-      hin = hr_;
-    }
-    // pre (N, G*H) = h W_hh^T; xp[t] is added in the gate loop (after LN_h with layer_norm)
-    const at::Tensor pre_t = product<T>(N, GH, P, hin, W_, W_packed, nullptr, pre, WT_);
+    const T* hin = recurrent_input(hp_, mask_, N * P, hr_);
+    // pre (N, G*H) = h_rec W_hh^T; xp[t] is added in the gate loop (after LN_h with layer_norm)
+    const at::Tensor pre_t = product<T>(N, GH, P, hin, Wh, nullptr, pre);
     T* pre_ = pre_t.data_ptr<T>();
     T* a_ = A_ + (keep ? t : 0) * N * GH;
     T* tc_ = T_ + (keep ? t : 0) * N * H;
@@ -298,10 +314,9 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
     });
     if (has_proj) {  // y (N, P) = otc W_hr^T
       at::Tensor yt = at::from_blob(y_, {N, P}, opts);
-      at::Tensor r = product<T>(N, P, H, otc_, Wr_, Wr_packed, nullptr, yt, WrT_);
+      at::Tensor r = product<T>(N, P, H, otc_, Whr, nullptr, yt);
       if (!r.is_same(yt)) yt.copy_(r);
-      for (int64_t n = 0; valid_ != nullptr && n < N; ++n)
-        if (!valid_[t * N + n]) std::memcpy(y_ + n * P, hp_ + n * P, P * sizeof(T));
+      hold_padded<T>(valid_ ? valid_ + t * N : nullptr, N, P, hp_, y_);
     }
     hp_ = y_;
     cp_ = cn_;
@@ -312,7 +327,7 @@ std::vector<at::Tensor> lstm_forward_impl(const at::Tensor& xp, const at::Tensor
 
 
 // LayerNorm's input gradient for one row: dx = rstd (g - mean(g) - x̂ mean(g x̂)), g = w ⊙ dy,
-// x̂ = (x - mean) rstd; added to `dx_acc` (or written to it with add = false).
+// x̂ = (x - mean) rstd; added to dx (or written to it with add = false).
 template <typename T>
 void layer_norm_backward_row(int64_t n, const T* dy, const T* x, T mean, T rstd, const T* w, T* dx, bool add) {
   const T mg = sum16<T>(n, [=](int64_t j) { return w[j] * dy[j]; }) / T(n);
@@ -402,8 +417,10 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   at::Tensor spare = at::empty({N, P}, opts);
   T* dc_ = dc.data_ptr<T>();
   const T *dY_ = dY.data_ptr<T>(), *A_ = A.data_ptr<T>(), *T_ = Tc.data_ptr<T>();
-  const T *cprev_ = cprev.data_ptr<T>(), *WT_ = WT.data_ptr<T>();
-  const T* WrT_ = has_proj ? WrT->data_ptr<T>() : nullptr;
+  const T* cprev_ = cprev.data_ptr<T>();
+  // dh = dG W_hh = dG (W_hh^T)^T, du = dh W_hr; with layer_norm R = h_rec W_hh^T (steps = 0: no few-rows path)
+  const Weight<T> Wt(WT, WT_packed, N, 0), Wrt(has_proj ? *WrT : at::Tensor(), WrT_packed, N, 0);
+  const Weight<T> Wh(ln.W, ln.W_packed, N, 0);
   const T* pp = ptr_or_null<T>(peep);
   const T* mask_ = ptr_or_null<T>(mask);
   const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
@@ -424,19 +441,17 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   const T *MC = ln_c ? ln.MC.data_ptr<T>() : nullptr, *SC = ln_c ? ln.SC.data_ptr<T>() : nullptr;
   const T *lnhw = ln_h ? ln.lnh_w.data_ptr<T>() : nullptr, *MH = ln_h ? ln.MH.data_ptr<T>() : nullptr;
   const T *SH = ln_h ? ln.SH.data_ptr<T>() : nullptr, *hprev_ = ln_h ? ln.hprev.data_ptr<T>() : nullptr;
-  const T* W_ = ln_h ? ln.W.data_ptr<T>() : nullptr;
   int64_t r0 = L;  // first step of the chunk R holds
   for (int64_t t = L - 1; t >= 0; --t) {
     if (ln_h && t < r0) {
       r0 = std::max<int64_t>(0, t + 1 - chunk);
-      R = product<T>((t + 1 - r0) * N, GH, P, hprev_ + r0 * N * P, W_, ln.W_packed, nullptr,
-                     R_buf.narrow(0, 0, (t + 1 - r0) * N));
+      R = product<T>((t + 1 - r0) * N, GH, P, hprev_ + r0 * N * P, Wh, nullptr, R_buf.narrow(0, 0, (t + 1 - r0) * N));
     }
     const T* dh_ = dh.data_ptr<T>();
     at::Tensor du = dh;
     if (has_proj) {  // h = (o ⊙ tanh c) W_hr^T: du = dh W_hr
       std::memcpy(DH.data_ptr<T>() + t * N * P, dh_, N * P * sizeof(T));
-      du = product<T>(N, H, P, dh_, WrT_, WrT_packed, nullptr, du_buf);
+      du = product<T>(N, H, P, dh_, Wrt, nullptr, du_buf);
     }
     const T* du_ = du.data_ptr<T>();
     T* dgt = dG.data_ptr<T>() + t * N * GH;
@@ -464,8 +479,7 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
     // dh_prev = mask ⊙ (dR_t W_hh) + dy_{t-1}, plus dh where the step was padded (dR = dG without ln_h)
     const T* prev_dy = t > 0 ? dY_ + (t - 1) * N * P : nullptr;
     const T* drec = ln_h ? dR.data_ptr<T>() + (t - r0) * N * GH : dgt;
-    at::Tensor dh_new = product<T>(N, P, GH, drec, WT_, WT_packed, mask_ == nullptr ? prev_dy : nullptr,
-                                   dh_buf);
+    at::Tensor dh_new = product<T>(N, P, GH, drec, Wt, mask_ == nullptr ? prev_dy : nullptr, dh_buf);
     T* dhn_ = dh_new.data_ptr<T>();
     if (mask_ != nullptr) {
       for (int64_t j = 0; j < N * P; ++j) dhn_[j] = dhn_[j] * mask_[j] + (prev_dy != nullptr ? prev_dy[j] : T(0));
@@ -485,7 +499,7 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   return {dG, dh, dc, DH, dW, dCN, ln_h ? dlnh_w_parts.sum(0) : at::Tensor()};
 }
 
-// --- Elman and Jordan ----------------------------------------------------------------------------
+// --- Elman, Jordan, CTRNN -------------------------------------------------------------------------
 // Activation codes, in rnnzoo.engine.ACTIVATIONS' order.
 enum Act { kTanh = 0, kSigmoid = 1, kRelu = 2, kIdentity = 3 };
 
@@ -506,20 +520,6 @@ template <typename T> void activate_row(int act, int64_t n, const T* x, const T*
   }
 }
 
-// A padded step keeps the state: row n of `state` (width w) back to its previous value.
-template <typename T> void hold_padded(const bool* valid_t, int64_t N, int64_t w, const T* prev, T* state) {
-  if (valid_t == nullptr) return;
-  for (int64_t n = 0; n < N; ++n)
-    if (!valid_t[n]) std::memcpy(state + n * w, prev + n * w, w * sizeof(T));
-}
-
-// The recurrent input of the next step: the state, or state ⊙ mask with recurrent dropout.
-template <typename T> const T* recurrent_input(const T* state, const T* mask, int64_t numbers, T* buf) {
-  if (mask == nullptr) return state;
-  for (int64_t j = 0; j < numbers; ++j) buf[j] = state[j] * mask[j];
-  return buf;
-}
-
 template <typename T>
 at::Tensor elman_forward_impl(const at::Tensor& xp, const at::Tensor& h0, const at::Tensor& W,
                               const c10::optional<at::Tensor>& mask, const c10::optional<at::Tensor>& valid, int64_t act,
@@ -527,14 +527,14 @@ at::Tensor elman_forward_impl(const at::Tensor& xp, const at::Tensor& h0, const 
   const int64_t L = xp.size(0), N = xp.size(1), H = xp.size(2);
   auto opts = xp.options();
   at::Tensor Y = at::empty({L, N, H}, opts), pre = at::empty({N, H}, opts), hr = at::empty({N, H}, opts);
-  const T *xp_ = xp.data_ptr<T>(), *W_ = W.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
+  const T *xp_ = xp.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
   const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
   T *Y_ = Y.data_ptr<T>(), *hr_ = hr.data_ptr<T>();
-  const at::Tensor WT = few_rows_transpose(W, N, L, W_packed);
+  const Weight<T> Wh(W, W_packed, N, L);
   const T* h = h0.data_ptr<T>();
   const T* hin = recurrent_input(h, mask_, N * H, hr_);
   for (int64_t t = 0; t < L; ++t) {
-    at::Tensor r = product<T>(N, H, H, hin, W_, W_packed, nullptr, pre, data_or_null<T>(WT));  // W_hh h_rec
+    at::Tensor r = product<T>(N, H, H, hin, Wh, nullptr, pre);  // W_hh h_rec
     T* y = Y_ + t * N * H;
     activate_row<T>(static_cast<int>(act), N * H, r.data_ptr<T>(), xp_ + t * N * H, y);
     hold_padded<T>(valid_ ? valid_ + t * N : nullptr, N, H, h, y);
@@ -556,18 +556,17 @@ std::vector<at::Tensor> jordan_forward_impl(const at::Tensor& xp, const at::Tens
   at::Tensor Y = at::empty({L, N, O}, opts), Hh = at::empty({keep ? L : 1, N, H}, opts);
   at::Tensor pre = at::empty({N, H}, opts), out = at::empty({N, O}, opts), yr = at::empty({N, O}, opts);
   at::Tensor bias_rows = b_y.expand({N, O}).contiguous();
-  const T *xp_ = xp.data_ptr<T>(), *Why_ = W_hy.data_ptr<T>(), *Wyh_ = W_yh.data_ptr<T>();
-  const T *b_ = bias_rows.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
-  const at::Tensor WhyT = few_rows_transpose(W_hy, N, L, Why_packed), WyhT = few_rows_transpose(W_yh, N, L, Wyh_packed);
+  const T *xp_ = xp.data_ptr<T>(), *b_ = bias_rows.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
+  const Weight<T> Why(W_hy, Why_packed, N, L), Wyh(W_yh, Wyh_packed, N, L);
   const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
   T *Y_ = Y.data_ptr<T>(), *H_ = Hh.data_ptr<T>(), *yr_ = yr.data_ptr<T>();
   const T* y = y0.data_ptr<T>();
   const T* yin = recurrent_input(y, mask_, N * O, yr_);
   for (int64_t t = 0; t < L; ++t) {
     T* h = H_ + (keep ? t : 0) * N * H;
-    at::Tensor r = product<T>(N, H, O, yin, Why_, Why_packed, nullptr, pre, data_or_null<T>(WhyT));  // h = act_h(xp + W_hy y_rec)
+    at::Tensor r = product<T>(N, H, O, yin, Why, nullptr, pre);  // h = act_h(xp + W_hy y_rec)
     activate_row<T>(static_cast<int>(act_h), N * H, r.data_ptr<T>(), xp_ + t * N * H, h);
-    at::Tensor q = product<T>(N, O, H, h, Wyh_, Wyh_packed, nullptr, out, data_or_null<T>(WyhT));  // y' = act_y(W_yh h + b_y)
+    at::Tensor q = product<T>(N, O, H, h, Wyh, nullptr, out);  // y' = act_y(W_yh h + b_y)
     T* yn = Y_ + t * N * O;
     activate_row<T>(static_cast<int>(act_y), N * O, q.data_ptr<T>(), b_, yn);
     hold_padded<T>(valid_ ? valid_ + t * N : nullptr, N, O, y, yn);
@@ -586,15 +585,15 @@ std::vector<at::Tensor> ctrnn_forward_impl(const at::Tensor& u, const at::Tensor
   auto opts = u.options();
   at::Tensor Hh = at::empty({L, N, H}, opts), Y = at::empty({L, N, H}, opts);
   at::Tensor pre = at::empty({N, H}, opts), r0 = at::empty({N, H}, opts), rr = at::empty({N, H}, opts);
-  const T *u_ = u.data_ptr<T>(), *C_ = C.data_ptr<T>(), *W_ = W.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
-  const at::Tensor WT = few_rows_transpose(W, N, L, W_packed);
+  const T *u_ = u.data_ptr<T>(), *C_ = C.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
+  const Weight<T> Wh(W, W_packed, N, L);
   T *H_ = Hh.data_ptr<T>(), *Y_ = Y.data_ptr<T>();
   const T* h = h0.data_ptr<T>();
   activate_row<T>(static_cast<int>(act), N * H, h, nullptr, r0.data_ptr<T>());
   const T* r = r0.data_ptr<T>();
   for (int64_t t = 0; t < L; ++t) {
     const T* rin = recurrent_input(r, mask_, N * H, rr.data_ptr<T>());
-    const at::Tensor p = product<T>(N, H, H, rin, W_, W_packed, nullptr, pre, data_or_null<T>(WT));  // W r_rec
+    const at::Tensor p = product<T>(N, H, H, rin, Wh, nullptr, pre);  // W r_rec
     const T *p_ = p.data_ptr<T>(), *ut = u_ + t * N * H, *ct = C_ + t * N * H;
     T* hn = H_ + t * N * H;
     for (int64_t j = 0; j < N * H; ++j) hn[j] = h[j] + ct[j] * (p_[j] + ut[j] - h[j]);  // c (W r + u - h)

@@ -1,8 +1,8 @@
 """Optional compiled kernels for the sequence engines (native.cpp), built on the user's machine.
 
 `pip install rnnzoo` compiles nothing. `build()` (or `rnnzoo native build`, or a layer made with
-engine="native") compiles native.cpp with torch's C++ extension tools, which takes a minute or two
-and needs a C++ compiler and ninja; the result is cached under `cache_dir()`, keyed by the source,
+engine="native") compiles native.cpp with torch's C++ extension tools, which takes about 20 s on the
+2-core CI machine and needs a C++ compiler and ninja; the result is cached under `cache_dir()`, keyed by the source,
 torch, Python and this CPU's features, so later processes load it in milliseconds.
 
 Eligibility: the engines use these kernels when the build for this key is in the cache (or was made
@@ -133,7 +133,8 @@ def unavailable_reason() -> str | None:
 
 def kernels(like: torch.Tensor):
     """The compiled module when the engines should use it for tensors like `like`, else None."""
-    if disabled() or load() is None or like.device.type != "cpu" or like.dtype not in (torch.float32, torch.float64):
+    from . import DTYPES  # noqa: PLC0415  (the package imports this module lazily)
+    if disabled() or load() is None or like.device.type != "cpu" or like.dtype not in DTYPES:
         return None
     return _module
 
