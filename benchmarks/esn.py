@@ -27,6 +27,11 @@ down at the tiny ridge this task needs (A), so B runs both libraries on the norm
     python benchmarks/esn.py                  # 20 runs + the reservoirpy comparison (a few minutes)
     python benchmarks/esn.py --runs 5 --compare-runs 3
     python benchmarks/esn.py --no-compare     # rnnzoo only
+
+rnnzoo's loops run on the compiled kernels (rnnzoo.engine.native, built first unless --no-native; the
+header says which); --no-native with RNNZOO_NATIVE=0 times the torch loops. The summary also times the
+readout's floor, the Gram matrix Z^T Z (BLAS syrk) and its Cholesky factor on rnnzoo's own states, against
+the 3x budget (reservoirpy's fit / 3).
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import rnnzoo  # noqa: E402
-from rnnzoo.reservoir import ESN, jaeger  # noqa: E402
+from rnnzoo.engine import native  # noqa: E402
+from rnnzoo.reservoir import ESN, _run, jaeger  # noqa: E402
+from rnnzoo.reservoir.readout import gram  # noqa: E402
 from rnnzoo.reservoir.jaeger import HORIZON, TRAIN, WASHOUT  # noqa: E402
 
 
@@ -62,6 +69,10 @@ def make_esn(seed: int, args, noise: float) -> ESN:
 
 def series(seed: int) -> torch.Tensor:
     return jaeger.teacher(TRAIN + HORIZON, seed)
+
+
+def esn_features(args) -> int:
+    return 1 + args.size
 
 
 def best_of(fn, repeats: int):
@@ -123,6 +134,9 @@ def compare(args) -> dict | None:
         y, t_gen = best_of(lambda: esn.generate(HORIZON, state=state), args.repeats)
         e_z = (float(y[HORIZON - 1, 0]) - truth) / sd
         _, t_fit_n = best_of(lambda: z_fit(args.normal_ridge, "normal"), args.repeats)
+        Z = torch.cat([torch.ones(TRAIN - WASHOUT, 1, dtype=torch.float64), esn.run(teacher=d[:TRAIN])[0][WASHOUT:]], 1)
+        G, t_gram = best_of(lambda: gram(Z), args.repeats)
+        _, t_chol = best_of(lambda: np.linalg.cholesky(G.numpy() + args.normal_ridge * np.eye(G.shape[0])), args.repeats)
         e_zn = (float(esn.generate(HORIZON)[HORIZON - 1, 0]) - truth) / sd
 
         W = sp.csr_matrix(esn.weight_hh[0].numpy())
@@ -153,7 +167,7 @@ def compare(args) -> dict | None:
         model_n, r_fit_n = rpy_best(args.normal_ridge)
         e_rn = (float(model_n.run(iters=HORIZON)[HORIZON - 1, 0]) - truth) / sd
         rows.append(dict(e_z=e_z, e_r=e_r, e_zn=e_zn, e_rn=e_rn, t_fit=t_fit, r_fit=r_fit, t_fit_n=t_fit_n,
-                         r_fit_n=r_fit_n, t_gen=t_gen, r_gen=r_gen, t_loop=t_loop))
+                         r_fit_n=r_fit_n, t_gen=t_gen, r_gen=r_gen, t_loop=t_loop, t_gram=t_gram, t_chol=t_chol))
         print(f"run {run}: A |e84|/std rnnzoo {abs(e_z):.2e} reservoirpy {abs(e_r):.2e}, fit {t_fit * 1e3:6.1f} vs "
               f"{r_fit * 1e3:6.1f} ms, generate {t_gen * 1e3:5.2f} vs {r_gen * 1e3:5.2f} ms | B |e84|/std rnnzoo "
               f"{abs(e_zn):.2e} reservoirpy {abs(e_rn):.2e}, fit {t_fit_n * 1e3:6.1f} vs {r_fit_n * 1e3:6.1f} ms",
@@ -178,6 +192,10 @@ def compare(args) -> dict | None:
     loop, readout = med("t_loop") * 1e3, (med("t_fit") - med("t_loop")) * 1e3
     print(f"rnnzoo fit (A) = {loop:.0f} ms of reservoir steps + {readout:.0f} ms of QR readout; generate "
           f"{med('t_gen') / HORIZON * 1e6:.1f} us/step vs reservoirpy's {med('r_gen') / HORIZON * 1e6:.1f}")
+    floor = (med("t_gram") + med("t_chol")) * 1e3
+    print(f"rnnzoo fit (B) = {med('t_fit_n') * 1e3:.0f} ms, of which Gram Z^T Z (syrk, {TRAIN - WASHOUT} x "
+          f"{esn_features(args)}) {med('t_gram') * 1e3:.1f} ms + Cholesky {med('t_chol') * 1e3:.1f} ms = {floor:.1f} ms; "
+          f"3x needs the whole fit in {med('r_fit_n') / 3 * 1e3:.1f} ms")
     best = min(res["nrmse_reservoirpy"], res["nrmse_reservoirpy_normal"])
     print(f"targets: NRMSE same or better: {verdict[res['nrmse_rnnzoo'] <= best]}; >= 3x faster: fit "
           f"{verdict[max(res['fit_ratio'], res['fit_ratio_normal']) >= 3]}, "
@@ -202,12 +220,21 @@ def main(argv=None):
                    help="comparison B: both libraries on the normal equations at this ridge")
     p.add_argument("--threads", type=int, default=1,
                    help="threads for torch and for numpy's BLAS (reservoirpy), the same for both (default 1)")
+    p.add_argument("--no-native", action="store_true",
+                   help="do not build the compiled kernels (a cached build is still used unless RNNZOO_NATIVE=0)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if not args.no_native:
+        try:
+            native.build()
+        except RuntimeError as error:
+            print(f"native kernels: {error}", file=sys.stderr)
     warnings.filterwarnings("ignore", message=".*ill-conditioned matrix.*")  # reservoirpy at tiny ridges
     print(f"rnnzoo {rnnzoo.__version__}, torch {torch.__version__}, numpy {np.__version__}, python "
           f"{platform.python_version()}, torch threads {torch.get_num_threads()}, numpy BLAS threads "
           f"{os.environ.get('OPENBLAS_NUM_THREADS')} (OPENBLAS/OMP/MKL_NUM_THREADS)")
+    reason = _run.native_reason(make_esn(0, args, 0.0)) if args.size else None
+    print(f"rnnzoo's reservoir loops: {'compiled kernels (rnnzoo.engine.native)' if reason is None else 'torch (' + reason + ')'}")
     errors = jaeger_runs(args) if args.runs > 0 else []
     result = None if args.no_compare or args.compare_runs <= 0 else compare(args)
     return errors, result

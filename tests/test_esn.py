@@ -46,12 +46,13 @@ def test_ridge_readout_equals_numpy_lstsq_on_the_augmented_system():
         np.testing.assert_allclose(normal.numpy(), expected, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("F", [5, 256, 257, 600, 1001])
-def test_blocked_gram_equals_the_full_product(F):
+@pytest.mark.parametrize("F", [5, 256, 1001])
+def test_gram_by_symmetric_product_equals_torch_full_product(F):
     from rnnzoo.reservoir.readout import gram
     Z = torch.randn(40, F, generator=torch.Generator().manual_seed(F), dtype=torch.float64)
-    G = gram(Z)
-    np.testing.assert_allclose(G.numpy(), Z.numpy().T @ Z.numpy(), rtol=1e-12, atol=1e-12)
+    G = gram(Z[:, :])  # a view: gram makes its own contiguous copy when needed
+    torch.testing.assert_close(G, Z.T @ Z, rtol=1e-12, atol=1e-12)  # torch's general product (MKL)
+    assert torch.equal(G, G.T)
 
 
 def test_esn_fit_readout_is_ridge_on_its_states():
@@ -69,7 +70,7 @@ def test_esn_fit_readout_is_ridge_on_its_states():
 def reference(esn, u, teacher=None):
     """The ESN equations, step by step, written out: teacher-forced when teacher is given, else the
     ESN's own output fed back (feedback) and readout y(n) = W_out [1; u(n); x_1(n); ...]."""
-    f = {"tanh": torch.tanh, "relu": torch.relu}[esn.activation]
+    f = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[esn.activation]
     a, N = esn.leak_rate, esn.reservoir_size
     x = [torch.zeros(N, dtype=torch.float64) for _ in range(esn.num_layers)]
     y_prev, ys, states = torch.zeros(esn.output_size, dtype=torch.float64), [], []
@@ -104,6 +105,70 @@ def test_runs_match_the_equations_written_out(activation, sparse):
     assert torch.allclose(esn.predict(u, teacher=d), y_ref, atol=1e-12)
     y_closed, _ = reference(esn, u)
     assert torch.allclose(esn.predict(u), y_closed, atol=1e-12)  # own output fed back
+
+
+def _kernels(request, monkeypatch, on: bool):
+    """Compiled ESN loops on (built) or off (RNNZOO_NATIVE=0)."""
+    if on:
+        request.getfixturevalue("native_kernels")
+        monkeypatch.delenv("RNNZOO_NATIVE", raising=False)
+    else:
+        monkeypatch.setenv("RNNZOO_NATIVE", "0")
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["kernels", "torch"])
+@pytest.mark.parametrize("activation,leak,dtype", [("tanh", 1.0, torch.float64), ("tanh", 0.7, torch.float64),
+                                                   ("sigmoid", 0.6, torch.float64), ("tanh", 0.7, torch.float32)])
+def test_compiled_and_torch_loops_match_the_equations_written_out(request, monkeypatch, on, activation, leak, dtype):
+    from rnnzoo.reservoir import _run
+    _kernels(request, monkeypatch, on)
+    g = torch.Generator().manual_seed(11)
+    u = torch.rand(60, 2, generator=g, dtype=torch.float64) - 0.5
+    d = torch.rand(60, 2, generator=g, dtype=torch.float64) - 0.5
+    esn = ESN(2, 40, 2, leak_rate=leak, feedback=True, feedback_scaling=0.5, bias_scaling=0.3, activation=activation,
+              density=0.2, spectral_radius=0.9, seed=3, dtype=dtype)
+    assert (_run.native_reason(esn) is None) == on
+    esn.weight_out.copy_(torch.randn(2, esn.features, generator=g, dtype=dtype) * 0.2)
+    # the reference runs in float64 on the same weights
+    ref = ESN.from_config({**esn.config(), "dtype": "float64"}, {k: v.double() for k, v in esn.state_dict().items()})
+    tol = dict(atol=1e-12, rtol=0) if dtype == torch.float64 else dict(atol=2e-5, rtol=0)
+    X, _ = esn.run(u, teacher=d)
+    torch.testing.assert_close(X.double(), reference(ref, u, teacher=d)[1], **tol)
+    torch.testing.assert_close(esn.predict(u).double(), reference(ref, u)[0], **tol)  # closed loop, own output
+    batch, teach = torch.stack([u, u.flip(0), 0.5 * u], 1), torch.stack([d, d.flip(0), 0.5 * d], 1)
+    Xb, _ = esn.run(batch, teacher=teach)  # B = 3 in one driven run
+    for b in range(3):
+        torch.testing.assert_close(Xb[:, b].double(), reference(ref, batch[:, b], teach[:, b])[1], **tol)
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["kernels", "torch"])
+def test_compiled_closed_loop_without_feedback_feeds_the_output_back(request, monkeypatch, on):
+    from rnnzoo.reservoir import _run
+    _kernels(request, monkeypatch, on)
+    g = torch.Generator().manual_seed(9)
+    esn = ESN(1, 30, 1, leak_rate=0.6, input_scaling=0.5, density=0.3, seed=2)
+    assert (_run.native_reason(esn) is None) == on
+    esn.weight_out.copy_(torch.randn(1, esn.features, generator=g, dtype=torch.float64) * 0.3)
+    x, v, expected = torch.zeros(30, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), []
+    for _ in range(25):
+        x = 0.4 * x + 0.6 * torch.tanh(esn.weight_hh[0] @ x + esn.weight_ih @ v + esn.bias[0])
+        v = esn.weight_out @ torch.cat([torch.ones(1, dtype=torch.float64), v, x])
+        expected.append(v[0])
+    y, final = esn.generate(25, state=esn.initial_state(1), return_state=True)
+    torch.testing.assert_close(y[:, 0], torch.stack(expected), atol=1e-12, rtol=0)
+    torch.testing.assert_close(final.x[0, 0], x, atol=1e-12, rtol=0)
+
+
+def test_compiled_loops_fall_back_and_say_why(request, monkeypatch):
+    from rnnzoo.reservoir import _run
+    _kernels(request, monkeypatch, True)
+    assert _run.native_reason(ESN(1, 20, sparse=False, seed=0)).startswith("sparse=False")
+    esn = ESN(1, 20, activation="relu", seed=0)
+    assert "relu" in _run.native_reason(esn)
+    X, _ = esn.run(torch.rand(30, 1, dtype=torch.float64))  # the torch loop runs instead, silently
+    assert X.shape == (30, 20) and torch.isfinite(X).all()
+    monkeypatch.setenv("RNNZOO_NATIVE", "0")
+    assert "RNNZOO_NATIVE=0" in _run.native_reason(ESN(1, 20, seed=0))
 
 
 def test_generate_without_feedback_feeds_the_output_back_as_input():

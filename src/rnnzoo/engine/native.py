@@ -1,4 +1,5 @@
-"""Optional compiled kernels for the sequence engines (native.cpp), built on the user's machine.
+"""Optional compiled kernels for the sequence engines and the echo state network's loops (native.cpp), built
+on the user's machine.
 
 `pip install rnnzoo` compiles nothing. `build()` (or `rnnzoo native build`, or a layer made with
 engine="native") compiles native.cpp with torch's C++ extension tools, which takes about 20 s on the

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .._loops import single_thread
+from ..engine import native
 from .init import to_csr
 
 
@@ -36,6 +37,32 @@ def matrices(esn):
         esn._mats_cache = [(to_csr(M) if esn.sparse else M, W.sum(1)) for M, W in zip(scaled, esn.weight_hh)]
         esn._mats_key = key
     return esn._mats_cache
+
+
+def native_reason(esn, like: torch.Tensor | None = None) -> str | None:
+    """Why the loops will not run on the compiled kernels (rnnzoo.engine.native), or None when they will:
+    they take a sparse reservoir (CSR) of sigmoid-form units (tanh or sigmoid), float32 or float64; the
+    closed loop also needs one layer and one sequence (`closed`). Otherwise the torch loops below run."""
+    if not esn.sparse:
+        return "sparse=False: the kernels take the reservoir as CSR"
+    if form(esn)[0] is not torch.sigmoid:
+        return f"activation={esn.activation!r}: the kernels run tanh or sigmoid units"
+    return native.unavailable_reason() or (
+        None if native.kernels(esn.weight_hh if like is None else like) is not None else
+        f"dtype {esn.dtype}: the kernels take float32 or float64")
+
+
+def _csr_parts(M):
+    return M.crow_indices(), M.col_indices(), M.values()
+
+
+def states(esn, M, d: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """x = alpha s + beta of every step of `loop`, on the compiled kernels when `native_reason` allows."""
+    _, _, alpha, beta = form(esn)
+    if native_reason(esn, d) is None:
+        return native.kernels(d).esn_driven(d.view(*d.shape[:2], -1).contiguous(), *_csr_parts(M), s.contiguous(),
+                                            esn.leak_rate, alpha, beta).view(d.shape)
+    return loop(esn, M, d, s).mul_(alpha).add_(beta)
 
 
 def loop(esn, M, d: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -107,8 +134,15 @@ def closed(esn, steps: int, u, state):
     W_deep = [k * alpha * W for W in esn.weight_ih_deep]
     b_deep = [k * (esn.bias[l] + beta * (esn.weight_ih_deep[l - 1].sum(1) + mats[l][1])) for l in range(1, L)]
     b_deep = [b if one else b[:, None] for b in b_deep]
-    ys = torch.empty(steps, *y.shape, dtype=esn.dtype)
     a = esn.leak_rate
+    if one and L == 1 and native_reason(esn, base) is None:
+        W_u_, u_ = (W_u.contiguous(), (u[:, 0] if u is not None else None)) if I else (None, None)
+        ys, s = native.kernels(base).esn_closed(base.view(steps, N, 1).contiguous(), *_csr_parts(mats[0][0]),
+                                                W_y.contiguous(), W_x[0].contiguous(), b_out.contiguous(), W_u_,
+                                                None if u_ is None else u_.contiguous(), ss[0].contiguous(),
+                                                y.contiguous(), a)
+        return ys[:, None, :], type(state)((s * alpha + beta)[None, None], ys[-1:].clone())
+    ys = torch.empty(steps, *y.shape, dtype=esn.dtype)
     with single_thread():
         for t in range(steps):
             v = col(u[t]) if u is not None else y

@@ -46,6 +46,9 @@ class ESN(nn.Module):
     Saving: an nn.Module whose buffers are its state; `config()` (JSON) and `ESN.from_config(config,
     tensors)` rebuild it from state_dict() tensors saved with safetensors.
     Loops run with one torch thread (`rnnzoo._loops.single_thread`); sparse=True multiplies by a CSR copy.
+    Where the compiled kernels are built (`rnnzoo native build`), sparse tanh/sigmoid reservoirs run their
+    loops in C++ (the closed loop: one layer, one sequence); `rnnzoo.reservoir._run.native_reason(esn)`
+    says why not otherwise, and the torch loops run instead.
 
     Example:
         >>> import torch
@@ -160,10 +163,11 @@ class ESN(nn.Module):
         Zs, Ys = [], []
         for u, d in zip(us, ds):
             X, final = _run.driven(self, u, d, self._check_state(state, d.shape[1]), self.noise)
-            Zs.append(self._features(u, X)[washout:].transpose(0, 1).reshape(-1, self.features))
+            Zs.append(self._features(u[washout:], X[washout:]).transpose(0, 1).reshape(-1, self.features))
             Ys.append(d[washout:].transpose(0, 1).reshape(-1, self.output_size))
-        W, self.ridge_, self.cv_errors = fit_readout(torch.cat(Zs), torch.cat(Ys), ridge, ridges=self.ridges,
-                                                     folds=self.folds, solver=self.solver)
+        Z, Y = (Zs[0], Ys[0]) if len(Zs) == 1 else (torch.cat(Zs), torch.cat(Ys))  # 16 MB a copy at N = 1000
+        W, self.ridge_, self.cv_errors = fit_readout(Z, Y, ridge, ridges=self.ridges, folds=self.folds,
+                                                     solver=self.solver)
         self.weight_out.copy_(W)
         self.last_state, self._unbatched = ESNState(final.x, ds[-1][-1]), unbatched
         return self
