@@ -28,6 +28,9 @@ CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
                                                                              "learn_tau": False, "dt": 0.5}),
             ("ctrnn", "relu", {"activation": "relu", "dt": 0.1}),
             ("ctrnn", "identity", {"activation": "identity", "dt": 0.1}),
+            ("ctrnn", "rk4", {"method": "rk4", "dt": 0.5, "tau": 1.5}),
+            ("ctrnn", "rk4+relu", {"method": "rk4", "activation": "relu", "dt": 0.1, "tau": 2.0}),
+            ("ctrnn", "rk4+sigmoid+fixed_tau", {"method": "rk4", "activation": "sigmoid", "learn_tau": False}),
             ("rmlp", "tanh", {}), ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}),
             ("rmlp", "relu", {"activation": "relu", "layer_sizes": (4,)})])
 IDS = [f"{name}:{label}" for name, label, _ in CASES]
@@ -307,9 +310,6 @@ def test_forcing_the_engine_on_a_cell_without_one_is_a_clear_error():
     with pytest.raises(ValueError, match=r"engine='fast', but this layer has no sequence engine: "
                                          r"no sequence engine for CascadedCell"):
         rnnzoo.Recurrent("cascaded", 3, 4, engine="fast")
-    with pytest.raises(ValueError, match=r"engine='fast', but this layer has no sequence engine: the engine "
-                                         r"integrates Euler steps; method='rk4' runs the per-step loop"):
-        rnnzoo.Recurrent("ctrnn", 3, 4, method="rk4", engine="fast")
     with pytest.raises(ValueError, match=r"engine must be one of 'auto', 'fast', 'native', 'loop', got 'turbo'"):
         rnnzoo.LSTM(3, 4, engine="turbo")
     layer = rnnzoo.Recurrent("cascaded", 3, 4)

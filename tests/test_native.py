@@ -23,18 +23,21 @@ LSTM_OPTIONS = {
     "peephole+layer_norm+proj": {"peephole": True, "layer_norm": True, "proj_size": 2},
     "all": {"peephole": True, "coupled": True, "layer_norm": True, "proj_size": 2},
 }
-# (name, label, options, the kernel its forward calls, whether its backward is compiled too)
-CASES = ([("lstm", label, o, "lstm_forward", True) for label, o in LSTM_OPTIONS.items()]
-         + [("elman", "tanh", {}, "elman_forward", False),
-            ("elman", "relu", {"activation": "relu"}, "elman_forward", False),
-            ("jordan", "tanh", {}, "jordan_forward", False),
+# (name, label, options, the kernel its forward calls, the kernel its backward calls, or None: Python)
+CASES = ([("lstm", label, o, "lstm_forward", "lstm_backward") for label, o in LSTM_OPTIONS.items()]
+         + [("elman", "tanh", {}, "elman_forward", None),
+            ("elman", "relu", {"activation": "relu"}, "elman_forward", None),
+            ("jordan", "tanh", {}, "jordan_forward", None),
             ("jordan", "relu+sigmoid+output_size", {"activation": "relu", "output_activation": "sigmoid",
-                                                    "output_size": 2}, "jordan_forward", False),
-            ("ctrnn", "euler", {"tau": 1.5}, "ctrnn_forward", False),
+                                                    "output_size": 2}, "jordan_forward", None),
+            ("ctrnn", "euler", {"tau": 1.5}, "ctrnn_forward", None),
             ("ctrnn", "sigmoid+fixed_tau+dt", {"activation": "sigmoid", "learn_tau": False, "dt": 0.5},
-             "ctrnn_forward", False),
-            ("rmlp", "tanh", {}, "elman_forward", False),
-            ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}, "elman_forward", False)])
+             "ctrnn_forward", None),
+            ("ctrnn", "rk4", {"method": "rk4", "dt": 0.5, "tau": 1.5}, "ctrnn_rk4_forward", "ctrnn_rk4_backward"),
+            ("ctrnn", "rk4+relu", {"method": "rk4", "activation": "relu", "dt": 0.1, "tau": 2.0},
+             "ctrnn_rk4_forward", "ctrnn_rk4_backward"),
+            ("rmlp", "tanh", {}, "elman_forward", None),
+            ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}, "elman_forward", None)])
 IDS = [f"{c[0]}:{c[1]}" for c in CASES]
 
 
@@ -76,7 +79,8 @@ def test_gradcheck_float64_of_the_sequence_function_on_compiled_kernels(name, la
     cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
     assert gradcheck_engine_function(cell, padded, dropout)
     assert calls[kernel] > 0
-    assert (calls["lstm_backward"] > 0) == compiled_backward
+    backwards = ("lstm_backward", "ctrnn_rk4_backward")
+    assert [k for k in backwards if calls[k]] == ([compiled_backward] if compiled_backward else [])
 
 
 @pytest.mark.parametrize("name,label,options,kernel,compiled_backward", CASES, ids=IDS)

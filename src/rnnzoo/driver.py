@@ -181,7 +181,7 @@ class Recurrent(nn.Module):
         """Why the generic path cannot run on a sequence engine (rnnzoo.engine), or None when it can.
 
         Conditions: the cell's exact class has an engine (lstm with any option, gru, elman, jordan,
-        rmlp, ctrnn with Euler steps) or the cell defines `run_sequence`; per-step inputs only those the
+        rmlp, ctrnn with Euler or RK4 steps) or the cell defines `run_sequence`; per-step inputs only those the
         engine takes (ctrnn's dt); x is float32 or float64. A call also
         falls back to the loop under autocast and inside torch.func transforms.
         """

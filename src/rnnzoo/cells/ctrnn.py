@@ -49,7 +49,7 @@ class CTRNNCell(Cell):
         weight_ih V (H, H_in); weight_hh W (H, H); bias b (H,); log_tau (H,) (a buffer without learn_tau)
         project(x (L, N, H_in), dt (L, N) or None) -> (V x + b (L, N, H), dt (L, N, 1))
     Init: weight_ih Glorot-uniform, weight_hh orthogonal, bias 0, log_tau = log(tau). Fused: none;
-    sequence engine (rnnzoo.engine.ctrnn): Euler steps, with or without per-step dt.
+    sequence engine (rnnzoo.engine.ctrnn): Euler and RK4 steps, with or without per-step dt.
     Recurrent dropout masks act(h) where it enters W (the leak -h is not masked).
 
     Args:
