@@ -15,12 +15,18 @@ median. Target (issue 7): rnnzoo >= 0.9x the baseline.
     python benchmarks/train_throughput.py                       # Alice, 2x256 LSTM, 1 thread
     python benchmarks/train_throughput.py --threads 2 --repeats 3
     python benchmarks/train_throughput.py --model gru           # rnnzoo's engine vs nn.GRU
+    python benchmarks/train_throughput.py --malloc default      # glibc's malloc as it comes, both sides
+
+`rnnzoo train` sets glibc's malloc to keep freed memory (rnnzoo._malloc), which lasts for the whole
+process, so both sides run under it from the start (--malloc retain, the default) or neither does
+(--malloc default: RNNZOO_MALLOC=default, which rnnzoo train obeys).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -29,6 +35,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rnnzoo._malloc import retain_freed_memory
 from rnnzoo.cli import main as cli
 from rnnzoo.data.text import CharVocab, load_text, split_text, stream_batches
 
@@ -108,8 +115,13 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="runs of each side, alternating (default 3)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for both (default 1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--malloc", choices=("retain", "default"), default="retain",
+                   help="glibc keeps freed memory for both sides, as rnnzoo train sets it (default), or neither")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.malloc == "default":
+        os.environ["RNNZOO_MALLOC"] = "default"
+    retained = retain_freed_memory()
 
     text = load_text(args.data)
     if args.max_chars:
@@ -118,7 +130,8 @@ def main(argv=None):
     train_ids = vocab.encode(split_text(text, 0.1)[0])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.model} {args.layers}x{args.hidden}, "
           f"embed {args.embed}, batch {args.batch_size} x bptt {args.bptt}, {len(train_ids):,} training characters, "
-          f"{args.epochs} epoch(s) per run, {args.repeats} runs each")
+          f"{args.epochs} epoch(s) per run, {args.repeats} runs each; malloc: "
+          f"{'freed memory kept (both sides)' if retained else 'as it comes'}")
     base, ours = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):

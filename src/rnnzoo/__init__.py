@@ -18,11 +18,12 @@ from .cells.jordan import Jordan
 from .cells.lstm import LSTM
 from .cells.rmlp import RecurrentMLP
 from .cells.second_order import SecondOrder
+from ._malloc import retain_freed_memory
 from .driver import NamedRecurrent, Recurrent
 from .registry import available
 
 __all__ = [
     "Recurrent", "NamedRecurrent", "available", "cells",
     "Elman", "Jordan", "LSTM", "GRU", "FullyRecurrent", "SecondOrder", "RecurrentMLP", "CTRNN",
-    "SequentialCascaded", "ConvLSTM2d",
+    "SequentialCascaded", "ConvLSTM2d", "retain_freed_memory",
 ]

@@ -200,7 +200,9 @@ def run(args):
 
 
 def _prepare(args):
-    """--threads, and the default run directory runs/TASK-MODEL."""
+    """--threads, glibc's malloc keeping freed memory (rnnzoo._malloc), the default run directory."""
+    from .._malloc import retain_freed_memory
+    retain_freed_memory()
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
