@@ -51,7 +51,8 @@ class Recurrent(nn.Module):
             otherwise; True insists on the kernel (an error when it cannot apply); False never uses it.
         engine: how the generic (non-fused) path runs. "auto" runs the cell's sequence engine
             (rnnzoo.engine: the whole sequence in one autograd Function with a hand-written backward;
-            lstm, gru, elman, jordan, rmlp, ctrnn) when `engine_ineligible_reason()` is None and the per-step loop
+            lstm, gru, elman, jordan, rmlp, ctrnn, second_order with the full weight) when
+            `engine_ineligible_reason()` is None and the per-step loop
             otherwise; "fast" insists on the engine (an error when it cannot apply); "loop" always
             runs the per-step loop, the reference. The engine's backward is first-order only:
             create_graph=True (double backward, gradient penalties) needs engine="loop".
@@ -181,7 +182,7 @@ class Recurrent(nn.Module):
         """Why the generic path cannot run on a sequence engine (rnnzoo.engine), or None when it can.
 
         Conditions: the cell's exact class has an engine (lstm with any option, gru, elman, jordan,
-        rmlp, ctrnn with Euler or RK4 steps) or the cell defines `run_sequence`; per-step inputs only those the
+        rmlp, ctrnn with Euler or RK4 steps, second_order with the full weight) or the cell defines `run_sequence`; per-step inputs only those the
         engine takes (ctrnn's dt); x is float32 or float64. A call also
         falls back to the loop under autocast and inside torch.func transforms.
         """

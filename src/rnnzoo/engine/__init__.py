@@ -47,9 +47,10 @@ def _table():
         from ..cells.jordan import JordanCell
         from ..cells.lstm import LSTMCell
         from ..cells.rmlp import RMLPCell
-        from . import ctrnn, elman, gru, jordan, lstm, rmlp
+        from ..cells.second_order import SecondOrderCell
+        from . import ctrnn, elman, gru, jordan, lstm, rmlp, second_order
         _TABLE = {LSTMCell: lstm, GRUCell: gru, ElmanCell: elman, JordanCell: jordan, CTRNNCell: ctrnn,
-                  RMLPCell: rmlp}
+                  RMLPCell: rmlp, SecondOrderCell: second_order}
     return _TABLE
 
 
