@@ -700,7 +700,7 @@ std::vector<at::Tensor> ctrnn_rk4_backward_impl(const at::Tensor& G, const at::T
                                                 int64_t act, const c10::optional<at::Tensor>& WT_packed) {
   const int64_t L = G.size(0), N = G.size(1), H = G.size(2), NH = N * H, LNH = L * NH;
   auto opts = G.options();
-  at::Tensor dK = at::empty({4, L, N, H}, opts), dA = at::empty({L, N, H}, opts), dh0 = at::empty({N, H}, opts);
+  at::Tensor dK = at::empty({4, L, N, H}, opts), dA = at::empty({L, N, H}, opts), dh0 = at::zeros({N, H}, opts);
   at::Tensor pre = at::empty({N, H}, opts), dvs = at::empty({4, N, H}, opts);
   T *G_ = G.data_ptr<T>(), *dK_ = dK.data_ptr<T>(), *dA_ = dA.data_ptr<T>(), *dv_ = dvs.data_ptr<T>();
   const T *C_ = C.data_ptr<T>(), *Y_ = Y.data_ptr<T>(), *S_ = S.data_ptr<T>(), *K_ = K.data_ptr<T>();
@@ -734,12 +734,11 @@ std::vector<at::Tensor> ctrnn_rk4_backward_impl(const at::Tensor& G, const at::T
     for (int64_t j = 0; j < NH; ++j) dk[0][j] = a[j] * (g[j] * T(1.0 / 6) + T(0.5) * dv[1][j]);
     jt(0);
     T* da = dA_ + t * NH;
-    T* back = t ? G_ + (t - 1) * NH : dh0.data_ptr<T>();
-    const T keep = t ? T(1) : T(0);  // G[t - 1] already holds its own output gradient; dh_0 starts at 0
+    T* back = t ? G_ + (t - 1) * NH : dh0.data_ptr<T>();  // G[t - 1] holds its own output gradient; dh0 0
     for (int64_t j = 0; j < NH; ++j) {
       da[j] = g[j] * (k[0][j] + T(2) * (k[1][j] + k[2][j]) + k[3][j]) * T(1.0 / 6) + k[2][j] * dv[3][j] +
               T(0.5) * (k[1][j] * dv[2][j] + k[0][j] * dv[1][j]);
-      back[j] = keep * back[j] + g[j] + dv[0][j] + dv[1][j] + dv[2][j] + dv[3][j];
+      back[j] += g[j] + dv[0][j] + dv[1][j] + dv[2][j] + dv[3][j];
     }
   }
   return {dK, dA, dh0};
