@@ -71,10 +71,6 @@ def series(seed: int) -> torch.Tensor:
     return jaeger.teacher(TRAIN + HORIZON, seed)
 
 
-def esn_features(args) -> int:
-    return 1 + args.size
-
-
 def best_of(fn, repeats: int):
     out, best = None, math.inf
     for _ in range(repeats):
@@ -194,7 +190,7 @@ def compare(args) -> dict | None:
           f"{med('t_gen') / HORIZON * 1e6:.1f} us/step vs reservoirpy's {med('r_gen') / HORIZON * 1e6:.1f}")
     floor = (med("t_gram") + med("t_chol")) * 1e3
     print(f"rnnzoo fit (B) = {med('t_fit_n') * 1e3:.0f} ms, of which Gram Z^T Z (syrk, {TRAIN - WASHOUT} x "
-          f"{esn_features(args)}) {med('t_gram') * 1e3:.1f} ms + Cholesky {med('t_chol') * 1e3:.1f} ms = {floor:.1f} ms; "
+          f"{1 + args.size}) {med('t_gram') * 1e3:.1f} ms + Cholesky {med('t_chol') * 1e3:.1f} ms = {floor:.1f} ms; "
           f"3x needs the whole fit in {med('r_fit_n') / 3 * 1e3:.1f} ms")
     best = min(res["nrmse_reservoirpy"], res["nrmse_reservoirpy_normal"])
     print(f"targets: NRMSE same or better: {verdict[res['nrmse_rnnzoo'] <= best]}; >= 3x faster: fit "

@@ -73,6 +73,16 @@ def native_kernels():
     return native.build()
 
 
+# The LSTM option sets the engine tests (Python and compiled) run every check on
+LSTM_OPTIONS = {
+    "plain": {}, "peephole": {"peephole": True}, "coupled": {"coupled": True},
+    "layer_norm": {"layer_norm": True}, "proj_size": {"proj_size": 2},
+    "peephole+coupled": {"peephole": True, "coupled": True},
+    "peephole+layer_norm+proj": {"peephole": True, "layer_norm": True, "proj_size": 2},
+    "all": {"peephole": True, "coupled": True, "layer_norm": True, "proj_size": 2},
+}
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -3,7 +3,7 @@ parity with the per-step loop, masks and recurrent dropout, engine selection, fa
 
 import pytest
 import torch
-from conftest import as_tuple, gradcheck_engine_function, gradcheck_padded_layer, randomise
+from conftest import LSTM_OPTIONS, as_tuple, gradcheck_engine_function, gradcheck_padded_layer, randomise
 from torch.func import functional_call
 
 import rnnzoo
@@ -11,13 +11,6 @@ from rnnzoo import engine
 from rnnzoo.engine import linalg, lstm_backward
 from rnnzoo.engine.lstm import gate_scale
 
-LSTM_OPTIONS = {
-    "plain": {}, "peephole": {"peephole": True}, "coupled": {"coupled": True},
-    "layer_norm": {"layer_norm": True}, "proj_size": {"proj_size": 2},
-    "peephole+coupled": {"peephole": True, "coupled": True},
-    "peephole+layer_norm+proj": {"peephole": True, "layer_norm": True, "proj_size": 2},
-    "all": {"peephole": True, "coupled": True, "layer_norm": True, "proj_size": 2},
-}
 CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
          + [("gru", "reset_after", {}), ("gru", "reset_before", {"reset_after": False}),
             ("elman", "tanh", {}), ("elman", "relu", {"activation": "relu"}),

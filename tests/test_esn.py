@@ -50,9 +50,10 @@ def test_ridge_readout_equals_numpy_lstsq_on_the_augmented_system():
 def test_gram_by_symmetric_product_equals_torch_full_product(F):
     from rnnzoo.reservoir.readout import gram
     Z = torch.randn(40, F, generator=torch.Generator().manual_seed(F), dtype=torch.float64)
-    G = gram(Z[:, :])  # a view: gram makes its own contiguous copy when needed
-    torch.testing.assert_close(G, Z.T @ Z, rtol=1e-12, atol=1e-12)  # torch's general product (MKL)
-    assert torch.equal(G, G.T)
+    for z in (Z, Z.T.contiguous().T):  # row-major, and column-major (gram copies it to row-major)
+        G = gram(z)
+        torch.testing.assert_close(G, Z.T @ Z, rtol=1e-12, atol=1e-12)  # torch's general product (MKL)
+        assert torch.equal(G, G.T)
 
 
 def test_esn_fit_readout_is_ridge_on_its_states():

@@ -10,19 +10,12 @@ import sys
 
 import pytest
 import torch
-from conftest import as_tuple, gradcheck_engine_function, gradcheck_padded_layer, randomise
+from conftest import LSTM_OPTIONS, as_tuple, gradcheck_engine_function, gradcheck_padded_layer, randomise
 
 import rnnzoo
 from rnnzoo.cli import main
 from rnnzoo.engine import linalg, lstm_backward, native
 
-LSTM_OPTIONS = {
-    "plain": {}, "peephole": {"peephole": True}, "coupled": {"coupled": True},
-    "layer_norm": {"layer_norm": True}, "proj_size": {"proj_size": 2},
-    "peephole+coupled": {"peephole": True, "coupled": True},
-    "peephole+layer_norm+proj": {"peephole": True, "layer_norm": True, "proj_size": 2},
-    "all": {"peephole": True, "coupled": True, "layer_norm": True, "proj_size": 2},
-}
 # (name, label, options, the kernel its forward calls, the kernel its backward calls, or None: Python)
 CASES = ([("lstm", label, o, "lstm_forward", "lstm_backward") for label, o in LSTM_OPTIONS.items()]
          + [("elman", "tanh", {}, "elman_forward", None),

@@ -94,15 +94,15 @@ def _forward(u, C, h0, W, mask, act):
 
 
 def _forward_rk4(u, C, h0, W, mask, act):
-    """RK4 steps: Hh, Y (L, N, H) and the stages, S (3, L, N, H) = act(v2..v4), K (4, L, N, H) = k1..k4
-    (stage-major: each stage's rows are one matrix for the weight gradient)."""
+    """RK4 steps: h_T, Y = act(h) (L, N, H) and the stages, S (3, L, N, H) = act(v2..v4), K (4, L, N, H) =
+    k1..k4 (stage-major: each stage's rows are one matrix for the weight gradient). Backward needs no h."""
     L, N, H = u.shape
     kernels = native.kernels(u)
     if kernels is not None:
         mask = None if mask is None else mask.expand(N, H)
         return tuple(kernels.ctrnn_rk4_forward(*native.contiguous(u, C.expand(L, N, H), h0, W, mask),
                                                ACTIVATIONS.index(act), Right(W, N).packed))
-    Hh, Y = u.new_empty((L, N, H)), u.new_empty((L, N, H))
+    hs, Y = u.new_empty((2, N, H)), u.new_empty((L, N, H))  # h: two buffers taking turns
     S, K = u.new_empty((3, L, N, H)), u.new_empty((4, L, N, H))
     Wm, m1 = Right(W, N), u.new_full((), -1.0)
     v, acc = u.new_empty((N, H)), u.new_empty((N, H))
@@ -120,9 +120,9 @@ def _forward_rk4(u, C, h0, W, mask, act):
             torch.addcmul(h, c, k, value=half, out=v)
             k = f(_act(act, v, S[i, t], m1), v, i + 1)
         torch.add(K[1, t], K[2, t], out=acc).mul_(2).add_(K[0, t]).add_(K[3, t])
-        h = torch.addcmul(h, c, acc, value=1 / 6, out=Hh[t])
+        h = torch.addcmul(h, c, acc, value=1 / 6, out=hs[t % 2])
         s = _act(act, h, Y[t], m1)
-    return Hh, Y, S, K
+    return h, Y, S, K
 
 
 def _backward_rk4(G, C, Y, S, K, s0, W, mask, act):
@@ -164,10 +164,10 @@ class CTRNNRK4Sequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, dt, h0, W, log_tau, mask, valid, act):
         C = _rates(dt, log_tau, valid)
-        Hh, Y, S, K = _forward_rk4(u, C, h0, W, mask, act)
+        hT, Y, S, K = _forward_rk4(u, C, h0, W, mask, act)
         ctx.save_for_backward(dt, h0, W, log_tau, mask, valid, Y, S, K)
         ctx.act = act
-        return masked_output(Y, valid), Hh[-1].clone()
+        return masked_output(Y, valid), hT.clone()
 
     @staticmethod
     @first_order
@@ -248,6 +248,9 @@ def run(cell, xs, state, valid, rec_mask):
         y, h = sequence.apply(u, dt, h0, cell.weight_hh, cell.log_tau, mask, valid, cell.activation)
         return y, (h,)
     C = _rates(dt, cell.log_tau, valid)
-    Hh, Y = (_forward_rk4(u, C, h0, cell.weight_hh, mask, cell.activation)[:2] if rk4 else
-             _forward(u, C, h0, cell.weight_hh, mask, cell.activation))
-    return masked_output(Y, valid), (Hh[-1],)
+    if rk4:
+        hT, Y = _forward_rk4(u, C, h0, cell.weight_hh, mask, cell.activation)[:2]
+    else:
+        Hh, Y = _forward(u, C, h0, cell.weight_hh, mask, cell.activation)
+        hT = Hh[-1]
+    return masked_output(Y, valid), (hT,)

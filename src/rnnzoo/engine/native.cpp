@@ -635,20 +635,21 @@ std::vector<at::Tensor> ctrnn_forward_impl(const at::Tensor& u, const at::Tensor
 
 // RK4 steps of rnnzoo/engine/ctrnn.py's `_forward_rk4`: k_i = W (act(v_i) ⊙ m) + u - v_i at v_1 = h,
 // v_2 = h + c/2 k_1, v_3 = h + c/2 k_2, v_4 = h + c k_3; h' = h + c/6 (k_1 + 2 k_2 + 2 k_3 + k_4), y = act(h').
-// The stages are kept stage-major: S (3, L, N, H) = act(v_2..v_4), K (4, L, N, H).
+// The stages are kept stage-major: S (3, L, N, H) = act(v_2..v_4), K (4, L, N, H); of the states h only the
+// last is returned (backward needs y = act(h) and the stages), two (N, H) buffers taking turns.
 template <typename T>
 std::vector<at::Tensor> ctrnn_rk4_forward_impl(const at::Tensor& u, const at::Tensor& C, const at::Tensor& h0,
                                                const at::Tensor& W, const c10::optional<at::Tensor>& mask,
                                                int64_t act, const c10::optional<at::Tensor>& W_packed) {
   const int64_t L = u.size(0), N = u.size(1), H = u.size(2), NH = N * H, LNH = L * NH;
   auto opts = u.options();
-  at::Tensor Hh = at::empty({L, N, H}, opts), Y = at::empty({L, N, H}, opts);
+  at::Tensor hs = at::empty({2, N, H}, opts), Y = at::empty({L, N, H}, opts);
   at::Tensor S = at::empty({3, L, N, H}, opts), K = at::empty({4, L, N, H}, opts);
   at::Tensor pre = at::empty({N, H}, opts), rr = at::empty({N, H}, opts), v = at::empty({N, H}, opts);
   at::Tensor s0 = at::empty({N, H}, opts);
   const T *u_ = u.data_ptr<T>(), *C_ = C.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
   const Weight<T> Wh(W, W_packed, N, 4 * L);
-  T *H_ = Hh.data_ptr<T>(), *Y_ = Y.data_ptr<T>(), *S_ = S.data_ptr<T>(), *K_ = K.data_ptr<T>();
+  T *hs_ = hs.data_ptr<T>(), *Y_ = Y.data_ptr<T>(), *S_ = S.data_ptr<T>(), *K_ = K.data_ptr<T>();
   T *v_ = v.data_ptr<T>(), *rr_ = rr.data_ptr<T>();
   const T* h = h0.data_ptr<T>();
   activate_row<T>(static_cast<int>(act), NH, h, nullptr, s0.data_ptr<T>());
@@ -670,7 +671,7 @@ std::vector<at::Tensor> ctrnn_rk4_forward_impl(const at::Tensor& u, const at::Te
       activate_row<T>(static_cast<int>(act), NH, v_, nullptr, si);
       f(si, v_, k[i + 1]);
     }
-    T* hn = H_ + t * NH;
+    T* hn = hs_ + (t & 1) * NH;
     for (int64_t j = 0; j < NH; ++j)
       hn[j] = h[j] + ct[j] * T(1.0 / 6) * (k[0][j] + T(2) * (k[1][j] + k[2][j]) + k[3][j]);
     T* y = Y_ + t * NH;
@@ -678,7 +679,7 @@ std::vector<at::Tensor> ctrnn_rk4_forward_impl(const at::Tensor& u, const at::Te
     h = hn;
     s = y;
   }
-  return {Hh, Y, S, K};
+  return {hs[(L - 1) & 1], Y, S, K};
 }
 
 // act'(v) from y = act(v), in rnnzoo.engine.ACTIVATIONS' order (rnnzoo.engine.activation_grad).
@@ -951,7 +952,7 @@ std::vector<at::Tensor> esn_closed(const at::Tensor& base, const at::Tensor& ptr
 }
 
 // (u (L, N, H), c = dt / tau (L, N, H), h0 (N, H), W_hh (H, H), mask (N, H)?, activation code, W_hh packed?)
-// -> [H, Y = act(H), S (L, 3, N, H), K (L, 4, N, H)]: rnnzoo/engine/ctrnn.py's `_forward_rk4`.
+// -> [h_T, Y = act(H) (L, N, H), S (3, L, N, H), K (4, L, N, H)]: rnnzoo/engine/ctrnn.py's `_forward_rk4`.
 std::vector<at::Tensor> ctrnn_rk4_forward(const at::Tensor& u, const at::Tensor& C, const at::Tensor& h0,
                                           const at::Tensor& W, const c10::optional<at::Tensor>& mask, int64_t act,
                                           const c10::optional<at::Tensor>& W_packed) {
