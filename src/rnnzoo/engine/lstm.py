@@ -156,21 +156,23 @@ def _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep
                                 coupled, eps[0], eps[1], keep, *packed)
 
 
-def _native_backward(kernels, ctx, dY, dhT, dcT, cprev, hprev):
-    """`backward_steps` on the compiled kernels, same results."""
-    h0, _, W, Wr, peep, lnh_w, lnc_w, mask, valid, _, C, A, T, MH, SH, MC, SC = ctx.saved_tensors
+def _native_backward(kernels, ctx, dY, dhT, dcT):
+    """`backward_steps` on the compiled kernels, same results; it reads each step's previous c and h_rec
+    from C, Y and the initial state instead of copies, and sums LN_c's weight gradients in the loop:
+    (dG, dh_0, dc_0, dW_hh (with layer_norm), ln_h weight grad, (ln_c weight grad, ln_c bias grad), DH)."""
+    h0, c0, W, Wr, peep, lnh_w, lnc_w, mask, valid, Y, C, A, T, MH, SH, MC, SC = ctx.saved_tensors
     L, N, GH = A.shape
     WT, WrT = W.t().contiguous(), (Wr.t().contiguous() if Wr is not None else None)
     packed = Right(W.t(), N).packed, (Right(Wr.t(), N).packed if Wr is not None else None)
     mask = None if mask is None else mask.expand(h0.shape)
-    lnh, chunk, lnc = [None] * 6, 1, [None] * 3
+    lnh, chunk, lnc = [None] * 5, 1, [None] * 3
     if lnh_w is not None:  # LN_h's input W_hh h_rec, recomputed a chunk of steps at a time
         chunk = max(1, min(L, lstm_backward.CHUNK_NUMBERS // (N * GH)))
-        lnh, lnc = [lnh_w, MH, SH, W, Right(W, chunk * N).packed, hprev], [lnc_w, MC, SC]
-    dG, dh, dc, DH, dW, dCN, dlnh_w = kernels.lstm_backward(
-        dY, dhT, dcT, cprev, A, T, C, WT, WrT, *native.contiguous(peep, mask, valid), ctx.coupled, *packed,
-        *native.contiguous(*lnh), chunk, *native.contiguous(*lnc))
-    return dG, dh, dc, dW, dlnh_w, dCN, DH
+        lnh, lnc = [lnh_w, MH, SH, W, Right(W, chunk * N).packed], [lnc_w, MC, SC]
+    dG, dh, dc, DH, dW, dlnh_w, dlnc_w, dlnc_b = kernels.lstm_backward(
+        dY, dhT, dcT, *native.contiguous(h0, c0), Y, A, T, C, WT, WrT, *native.contiguous(peep, mask, valid),
+        ctx.coupled, *packed, *native.contiguous(*lnh), chunk, *native.contiguous(*lnc))
+    return dG, dh, dc, dW, dlnh_w, (dlnc_w, dlnc_b), DH
 
 
 class LSTMSequence(torch.autograd.Function):
@@ -196,18 +198,24 @@ class LSTMSequence(torch.autograd.Function):
         H, P = C.shape[-1], Y.shape[-1]
         k = GH // H - 2
         blk = lambda j: slice(j * H, (j + 1) * H)
-        cprev = with_prev(c0, C)
-        hprev = with_prev(h0, Y)
-        if mask is not None:
-            hprev.mul_(mask)
         kernels = native.kernels(A)
+        # each step's previous c and h_rec as (L, N, *) copies: where the Python loop or a weight gradient
+        # below needs them (the compiled loop reads them in place)
+        cprev = with_prev(c0, C) if kernels is None or peep is not None else None
+        hprev = None
+        if kernels is None or lnh_w is None:
+            hprev = with_prev(h0, Y)
+            if mask is not None:
+                hprev.mul_(mask)
         if kernels is None:
-            dG, dh, dc, dW, dlnh_w, dCN, DHs = backward_steps(ctx, masked_grad(dy, valid), dhT, dcT, cprev, hprev)
+            dG, dh, dc, dW, dlnh_w, dlnc, DHs = backward_steps(ctx, masked_grad(dy, valid), dhT, dcT, cprev, hprev)
+            if lnc_w is not None:  # dlnc is LN_c's output gradients (L, N, H)
+                dlnc = xhat_dot(dlnc, C, MC, SC), dlnc.sum((0, 1))
         else:
-            dG, dh, dc, dW, dlnh_w, dCN, DHs = _native_backward(kernels, ctx, masked_grad(dy, valid), dhT, dcT,
-                                                                cprev, hprev)
+            dG, dh, dc, dW, dlnh_w, dlnc, DHs = _native_backward(kernels, ctx, masked_grad(dy, valid), dhT, dcT)
         # every weight gradient as one matmul / reduction over all L * N rows
-        dWr = dpeep = dlnh_b = dlnc_w = dlnc_b = None
+        dWr = dpeep = dlnh_b = None
+        dlnc_w, dlnc_b = dlnc if lnc_w is not None else (None, None)
         if peep is not None:
             dp_i = (dG[..., :H] * cprev).sum((0, 1)) if not ctx.coupled else torch.zeros_like(peep[0])
             dp_f = (dG[..., blk(k - 1)] * cprev).sum((0, 1))
@@ -215,8 +223,6 @@ class LSTMSequence(torch.autograd.Function):
         del cprev
         if lnh_w is not None:
             dlnh_b = dG.sum((0, 1))
-        if lnc_w is not None:
-            dlnc_w, dlnc_b = xhat_dot(dCN, C, MC, SC), dCN.sum((0, 1))
         if Wr is not None:
             DH = DHs if isinstance(DHs, torch.Tensor) else torch.stack(DHs)
             dWr = gram(flat(masked_grad(DH, valid)), flat(A[..., blk(k + 1)] * T))

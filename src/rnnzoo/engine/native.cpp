@@ -415,17 +415,18 @@ template <typename T, bool LNC> GateGradRow<T> gate_grad_row_for(bool peep, bool
 }
 
 // What the backward needs with layer_norm (undefined tensors without it): LN_h's weight, mean and rstd per
-// row, the forward's W_hh (G*H, P) (packed for a chunk's rows) and the recurrent inputs h_rec (L, N, P), to
-// recompute W_hh h_rec `chunk` steps at a time; LN_c's weight, mean and rstd.
+// row and the forward's W_hh (G*H, P) (packed for a chunk's rows), to recompute W_hh h_rec `chunk` steps at
+// a time from the outputs Y; LN_c's weight, mean and rstd.
 struct LayerNormGrad {
-  at::Tensor lnh_w, MH, SH, W, hprev, lnc_w, MC, SC;
+  at::Tensor lnh_w, MH, SH, W, lnc_w, MC, SC;
   c10::optional<at::Tensor> W_packed;
   int64_t chunk = 1;
 };
 
 template <typename T>
 std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tensor& dhT, const at::Tensor& dcT,
-                                           const at::Tensor& cprev, const at::Tensor& A, const at::Tensor& Tc,
+                                           const at::Tensor& h0, const at::Tensor& c0, const at::Tensor& Y,
+                                           const at::Tensor& A, const at::Tensor& Tc,
                                            const at::Tensor& C, const at::Tensor& WT,
                                            const c10::optional<at::Tensor>& WrT,
                                            const c10::optional<at::Tensor>& peep,
@@ -445,7 +446,7 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   at::Tensor spare = at::empty({N, P}, opts);
   T* dc_ = dc.data_ptr<T>();
   const T *dY_ = dY.data_ptr<T>(), *A_ = A.data_ptr<T>(), *T_ = Tc.data_ptr<T>();
-  const T* cprev_ = cprev.data_ptr<T>();
+  const T *c0_ = c0.data_ptr<T>(), *h0_ = h0.data_ptr<T>(), *Y_ = Y.data_ptr<T>();
   // dh = dG W_hh = dG (W_hh^T)^T, du = dh W_hr; with layer_norm R = h_rec W_hh^T (steps = 0: no few-rows path)
   const Weight<T> Wt(WT, WT_packed, N, 0), Wrt(has_proj ? *WrT : at::Tensor(), WrT_packed, N, 0);
   const Weight<T> Wh(ln.W, ln.W_packed, N, 0);
@@ -455,26 +456,39 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   const bool ln_h = ln.lnh_w.defined(), ln_c = ln.lnc_w.defined();
   const GateGradRow<T> row_grad = ln_c ? gate_grad_row_for<T, true>(pp != nullptr, coupled)
                                         : gate_grad_row_for<T, false>(pp != nullptr, coupled);
-  // layer_norm: dCN, LN_c's output gradients (for its weights); R, W_hh h_rec recomputed a chunk of steps at
-  // a time (one product), and dR, its gradient, whose share of dW_hh is added at the end of each chunk
-  // (one product), so neither spans the sequence; ln_h's weight gradient summed here
-  at::Tensor dCN = ln_c ? at::empty({L, N, H}, opts) : at::Tensor();
+  // layer_norm: R, W_hh h_rec recomputed a chunk of steps at a time (one product) from the chunk's h_rec
+  // (Hc: the previous outputs, ⊙ mask), and dR, its gradient, whose share of dW_hh is added at the end of
+  // each chunk (one product), so none of them spans the sequence. The weight gradients of ln_h and ln_c
+  // are summed here, one running sum per thread (rows run in parallel), added up at the end.
   at::Tensor dW = ln_h ? at::zeros({GH, P}, opts) : at::Tensor();
-  // ln_h's weight gradient: one running sum per thread (rows run in parallel), added up at the end
   at::Tensor dlnh_w_parts = ln_h ? at::zeros({at::get_num_threads(), GH}, opts) : at::Tensor();
+  at::Tensor dlnc_parts = ln_c ? at::zeros({at::get_num_threads(), 2 * H}, opts) : at::Tensor();  // w, b
+  at::Tensor dcn_buf = ln_c ? at::empty({N, H}, opts) : at::Tensor();
   const int64_t chunk = ln_h ? std::max<int64_t>(1, std::min<int64_t>(L, ln.chunk)) : 1;
   at::Tensor R_buf = ln_h ? at::empty({chunk * N, GH}, opts) : at::Tensor(), R;
   at::Tensor dR = ln_h ? at::empty({chunk * N, GH}, opts) : at::Tensor();
+  at::Tensor Hc = ln_h ? at::empty({chunk * N, P}, opts) : at::Tensor();
   const T *C_ = C.data_ptr<T>(), *lncw = ln_c ? ln.lnc_w.data_ptr<T>() : nullptr;
   const T *MC = ln_c ? ln.MC.data_ptr<T>() : nullptr, *SC = ln_c ? ln.SC.data_ptr<T>() : nullptr;
   const T *lnhw = ln_h ? ln.lnh_w.data_ptr<T>() : nullptr, *MH = ln_h ? ln.MH.data_ptr<T>() : nullptr;
-  const T *SH = ln_h ? ln.SH.data_ptr<T>() : nullptr, *hprev_ = ln_h ? ln.hprev.data_ptr<T>() : nullptr;
+  const T* SH = ln_h ? ln.SH.data_ptr<T>() : nullptr;
   int64_t r0 = L;  // first step of the chunk R holds
   for (int64_t t = L - 1; t >= 0; --t) {
     if (ln_h && t < r0) {
       r0 = std::max<int64_t>(0, t + 1 - chunk);
-      R = product<T>((t + 1 - r0) * N, GH, P, hprev_ + r0 * N * P, Wh, nullptr, R_buf.narrow(0, 0, (t + 1 - r0) * N));
+      T* hc = Hc.data_ptr<T>();
+      for (int64_t s = r0; s <= t; ++s) {  // h_rec of step s: the previous output (h_0 first), ⊙ mask
+        T* dst = hc + (s - r0) * N * P;
+        const T* src = s > 0 ? Y_ + (s - 1) * N * P : h0_;
+        if (mask_ == nullptr) {
+          std::memcpy(dst, src, N * P * sizeof(T));
+        } else {
+          for (int64_t j = 0; j < N * P; ++j) dst[j] = src[j] * mask_[j];
+        }
+      }
+      R = product<T>((t + 1 - r0) * N, GH, P, hc, Wh, nullptr, R_buf.narrow(0, 0, (t + 1 - r0) * N));
     }
+    const T* cprev_ = t > 0 ? C_ + (t - 1) * N * H : c0_;
     const T* dh_ = dh.data_ptr<T>();
     at::Tensor du = dh;
     if (has_proj) {  // h = (o ⊙ tanh c) W_hr^T: du = dh W_hr
@@ -483,18 +497,26 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
     }
     const T* du_ = du.data_ptr<T>();
     T* dgt = dG.data_ptr<T>() + t * N * GH;
-    T* dcn = ln_c ? dCN.data_ptr<T>() + t * N * H : nullptr;
+    T* dcn = ln_c ? dcn_buf.data_ptr<T>() : nullptr;
     at::parallel_for(0, N, grain(GH), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         const int64_t row = t * N + n;
         if (valid_ != nullptr && !valid_[row]) {  // a padded step held the state: no gate gradient
           std::memset(dgt + n * GH, 0, GH * sizeof(T));
-          if (ln_c) std::memset(dcn + n * H, 0, H * sizeof(T));
           if (ln_h) std::memset(dR.data_ptr<T>() + ((t - r0) * N + n) * GH, 0, GH * sizeof(T));
           continue;
         }
-        row_grad(H, k, A_ + row * GH, T_ + row * H, cprev_ + row * H, du_ + n * H, pp, dgt + n * GH, dc_ + n * H,
-                 C_ + row * H, ln_c ? MC[row] : T(0), ln_c ? SC[row] : T(0), lncw, ln_c ? dcn + n * H : nullptr);
+        const T* cn = C_ + row * H;
+        row_grad(H, k, A_ + row * GH, T_ + row * H, cprev_ + n * H, du_ + n * H, pp, dgt + n * GH, dc_ + n * H,
+                 cn, ln_c ? MC[row] : T(0), ln_c ? SC[row] : T(0), lncw, ln_c ? dcn + n * H : nullptr);
+        if (ln_c) {  // LN_c's weight gradients: Σ dcn ⊙ ĉ and Σ dcn
+          T* acc = dlnc_parts.data_ptr<T>() + at::get_thread_num() * 2 * H;
+          const T *d = dcn + n * H, m = MC[row], rs = SC[row];
+          for (int64_t u = 0; u < H; ++u) {
+            acc[u] += d[u] * (cn[u] - m) * rs;
+            acc[H + u] += d[u];
+          }
+        }
         if (ln_h) {  // the gate pre-activations were LN_h(W_hh h_rec) + xp: back through LN_h
           const T* r = R.data_ptr<T>() + ((t - r0) * N + n) * GH;
           const T *dg = dgt + n * GH, m = MH[row], rs = SH[row];
@@ -521,10 +543,12 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
     dh = dh_new;
     if (ln_h && t == r0) {  // the chunk's share of dW_hh: dR^T h_rec over its rows
       const int64_t rows = R.size(0);
-      dW.addmm_(dR.narrow(0, 0, rows).t(), at::from_blob(const_cast<T*>(hprev_) + r0 * N * P, {rows, P}, opts));
+      dW.addmm_(dR.narrow(0, 0, rows).t(), Hc.narrow(0, 0, rows));
     }
   }
-  return {dG, dh, dc, DH, dW, dCN, ln_h ? dlnh_w_parts.sum(0) : at::Tensor()};
+  at::Tensor dlnc = ln_c ? dlnc_parts.sum(0) : at::Tensor();
+  return {dG, dh, dc, DH, dW, ln_h ? dlnh_w_parts.sum(0) : at::Tensor(), ln_c ? dlnc.narrow(0, 0, H) : at::Tensor(),
+          ln_c ? dlnc.narrow(0, H, H) : at::Tensor()};
 }
 
 // --- Elman, Jordan, CTRNN -------------------------------------------------------------------------
@@ -900,14 +924,15 @@ std::vector<at::Tensor> jordan_forward(const at::Tensor& xp, const at::Tensor& y
                                                           Why_packed, Wyh_packed));
 }
 
-// (dY (L, N, P) with padded steps zeroed, dh_T, dc_T, c_prev (L, N, H), the forward's A, T, C, W_hh^T (P, G*H),
+// (dY (L, N, P) with padded steps zeroed, dh_T, dc_T, h_0, c_0, the forward's Y, A, T, C, W_hh^T (P, G*H),
 //  W_hr^T (H, P)?, peephole (3, H)?, mask (N, P)?, valid (L, N) bool?, coupled, W_hh^T / W_hr^T packed for
 //  oneDNN?, then with layer_norm: ln_h weight, mean_h, rstd_h, W_hh (G*H, P), W_hh packed for chunk * N rows?,
-//  h_rec (L, N, P), chunk, ln_c weight, mean_c, rstd_c) -> [dG (L, N, G*H), dh_0, dc_0, DH (L, N, P) with
-//  proj_size, dW_hh with ln_h, dCN (L, N, H) with ln_c, ln_h's weight gradient]:
+//  chunk, ln_c weight, mean_c, rstd_c) -> [dG (L, N, G*H), dh_0, dc_0, DH (L, N, P) with proj_size, dW_hh with
+//  ln_h, ln_h's weight gradient, ln_c's weight and bias gradients]:
 // rnnzoo/engine/lstm_backward.py's loop, the gate-gradient factors computed in the loop instead of beforehand.
 std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dhT, const at::Tensor& dcT,
-                                      const at::Tensor& cprev, const at::Tensor& A, const at::Tensor& Tc,
+                                      const at::Tensor& h0, const at::Tensor& c0, const at::Tensor& Y,
+                                      const at::Tensor& A, const at::Tensor& Tc,
                                       const at::Tensor& C, const at::Tensor& WT, const c10::optional<at::Tensor>& WrT,
                                       const c10::optional<at::Tensor>& peep, const c10::optional<at::Tensor>& mask,
                                       const c10::optional<at::Tensor>& valid, bool coupled,
@@ -915,14 +940,13 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dh
                                       const c10::optional<at::Tensor>& WrT_packed,
                                       const c10::optional<at::Tensor>& lnh_w, const c10::optional<at::Tensor>& MH,
                                       const c10::optional<at::Tensor>& SH, const c10::optional<at::Tensor>& W,
-                                      const c10::optional<at::Tensor>& W_packed,
-                                      const c10::optional<at::Tensor>& hprev, int64_t chunk,
+                                      const c10::optional<at::Tensor>& W_packed, int64_t chunk,
                                       const c10::optional<at::Tensor>& lnc_w, const c10::optional<at::Tensor>& MC,
                                       const c10::optional<at::Tensor>& SC) {
   auto def = [](const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); };
-  LayerNormGrad ln{def(lnh_w), def(MH), def(SH), def(W), def(hprev), def(lnc_w), def(MC), def(SC), W_packed, chunk};
-  return RNNZOO_DISPATCH(A, "A", lstm_backward_impl<T>(dY, dhT, dcT, cprev, A, Tc, C, WT, WrT, peep, mask, valid,
-                                                       coupled, WT_packed, WrT_packed, ln));
+  LayerNormGrad ln{def(lnh_w), def(MH), def(SH), def(W), def(lnc_w), def(MC), def(SC), W_packed, chunk};
+  return RNNZOO_DISPATCH(A, "A", lstm_backward_impl<T>(dY, dhT, dcT, h0, c0, Y, A, Tc, C, WT, WrT, peep, mask,
+                                                       valid, coupled, WT_packed, WrT_packed, ln));
 }
 
 // (u (L, N, H), c = dt / tau (L, N, H), h0 (N, H), W_hh (H, H), mask (N, H)?, activation code, W_hh packed?)
