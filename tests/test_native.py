@@ -20,9 +20,9 @@ from rnnzoo.engine import linalg, lstm_backward, native
 CASES = ([("lstm", label, o, "lstm_forward", "lstm_backward") for label, o in LSTM_OPTIONS.items()]
          + [("elman", "tanh", {}, "elman_forward", None),
             ("elman", "relu", {"activation": "relu"}, "elman_forward", None),
-            ("jordan", "tanh", {}, "jordan_forward", None),
+            ("jordan", "tanh", {}, "jordan_forward", "jordan_backward"),
             ("jordan", "relu+sigmoid+output_size", {"activation": "relu", "output_activation": "sigmoid",
-                                                    "output_size": 2}, "jordan_forward", None),
+                                                    "output_size": 2}, "jordan_forward", "jordan_backward"),
             ("ctrnn", "euler", {"tau": 1.5}, "ctrnn_forward", None),
             ("ctrnn", "sigmoid+fixed_tau+dt", {"activation": "sigmoid", "learn_tau": False, "dt": 0.5},
              "ctrnn_forward", None),
@@ -72,7 +72,7 @@ def test_gradcheck_float64_of_the_sequence_function_on_compiled_kernels(name, la
     cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
     assert gradcheck_engine_function(cell, padded, dropout)
     assert calls[kernel] > 0
-    backwards = ("lstm_backward", "ctrnn_rk4_backward")
+    backwards = ("lstm_backward", "jordan_backward", "ctrnn_rk4_backward")
     assert [k for k in backwards if calls[k]] == ([compiled_backward] if compiled_backward else [])
 
 

@@ -23,7 +23,7 @@ from . import (
 )
 from .linalg import Right, gram, gram_layout, linear
 
-NATIVE = True  # rnnzoo.engine.native has this engine's forward
+NATIVE = True  # rnnzoo.engine.native has this engine's forward and backward loops
 
 
 def cell_reason(cell):
@@ -65,6 +65,21 @@ def _forward(xp, y0, W_hy, W_yh, b_y, mask, valid, acts, keep):
     return Y, Hh
 
 
+def _backward_steps(dY, dyT, Ky, Kh, WhyT, WyhT, mask, valid):
+    """The loop t = L-1 .. 0: (dX (L, N, H), dP (L, N, O), dy_0), the gradients of xp + W_hy y_rec and of
+    W_yh h + b_y at every step and the one reaching y_0 (Ky is zero on padded steps)."""
+    L, N, O = dY.shape
+    dX, dP = dY.new_empty((L, N, Kh.shape[-1])), dY.new_empty((L, N, O))
+    dXs, dPs, dYs, Kys, Khs = (v.unbind(0) for v in (dX, dP, dY, Ky, Kh))
+    full, (_, inv) = first_full(valid, L), step_masks(valid, dY.dtype)
+    d = dYs[L - 1] + dyT
+    for t in range(L - 1, -1, -1):
+        dp = torch.mul(d, Kys[t], out=dPs[t])  # the gradient of W_yh h + b_y
+        dx = torch.mul(WyhT(dp), Khs[t], out=dXs[t])
+        d = state_grad(WhyT, dx, dYs[t - 1] if t else None, mask, d, inv[t] if t >= full else None)
+    return dX, dP, d
+
+
 class JordanSequence(torch.autograd.Function):
     """(xp, y0, W_hy, W_yh, b_y, mask, valid, (act_h, act_y)) -> (y (L, N, O), y_T)."""
 
@@ -79,21 +94,20 @@ class JordanSequence(torch.autograd.Function):
     @first_order
     def backward(ctx, dy, dyT):
         y0, W_hy, W_yh, mask, valid, Y, Hh = ctx.saved_tensors
-        L, N, O = Y.shape
-        H = Hh.shape[-1]
+        N, O = Y.shape[1:]
         dY = masked_grad(dy, valid)
-        Ky, Kh = activation_grad(ctx.acts[1], Y), activation_grad(ctx.acts[0], Hh)
-        if valid is not None:
-            Ky = torch.where(valid.unsqueeze(-1), Ky, 0)
-        dX, dP = Y.new_empty((L, N, H)), Y.new_empty((L, N, O))
-        dXs, dPs, dYs, Kys, Khs = (v.unbind(0) for v in (dX, dP, dY, Ky, Kh))
-        full, (_, inv) = first_full(valid, L), step_masks(valid, Y.dtype)
         WhyT, WyhT = Right(W_hy.t(), N), Right(W_yh.t(), N)
-        d = dYs[L - 1] + dyT
-        for t in range(L - 1, -1, -1):
-            dp = torch.mul(d, Kys[t], out=dPs[t])  # the gradient of W_yh h + b_y
-            dx = torch.mul(WyhT(dp), Khs[t], out=dXs[t])
-            d = state_grad(WhyT, dx, dYs[t - 1] if t else None, mask, d, inv[t] if t >= full else None)
+        kernels = native.kernels(Y)
+        if kernels is not None:  # the activations' derivatives computed in its loop
+            m = None if mask is None else mask.expand(N, O)
+            dX, dP, d = kernels.jordan_backward(
+                *native.contiguous(dY, dyT, Y, Hh, W_yh.t(), W_hy.t(), m, valid),
+                *(ACTIVATIONS.index(a) for a in ctx.acts), WyhT.packed, WhyT.packed)
+        else:
+            Ky, Kh = activation_grad(ctx.acts[1], Y), activation_grad(ctx.acts[0], Hh)
+            if valid is not None:
+                Ky = torch.where(valid.unsqueeze(-1), Ky, 0)
+            dX, dP, d = _backward_steps(dY, dyT, Ky, Kh, WhyT, WyhT, mask, valid)
         yprev = with_prev(y0, Y)
         if mask is not None:
             yprev.mul_(mask)

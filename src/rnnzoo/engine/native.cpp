@@ -629,6 +629,73 @@ std::vector<at::Tensor> jordan_forward_impl(const at::Tensor& xp, const at::Tens
 }
 
 
+template <typename T> inline T act_grad_(int act, T y) {
+  switch (act) {
+    case kTanh: return T(1) - y * y;
+    case kSigmoid: return y - y * y;
+    case kRelu: return y > T(0) ? T(1) : T(0);
+    default: return T(1);
+  }
+}
+
+// out[j] = g[j] act'(y[j]), act' from the activation's output y; one loop per activation so that each vectorizes.
+template <typename T> void mul_act_grad_row(int act, int64_t n, const T* g, const T* y, T* out) {
+  switch (act) {
+    case kTanh: for (int64_t j = 0; j < n; ++j) out[j] = g[j] * (T(1) - y[j] * y[j]); break;
+    case kSigmoid: for (int64_t j = 0; j < n; ++j) out[j] = g[j] * (y[j] - y[j] * y[j]); break;
+    case kRelu: for (int64_t j = 0; j < n; ++j) out[j] = y[j] > T(0) ? g[j] : T(0); break;
+    default: std::memcpy(out, g, n * sizeof(T));
+  }
+}
+
+// Jordan's backward loop (rnnzoo/engine/jordan.py's): from the output gradient d of y_t, dP_t = d ⊙ act_y'
+// (the gradient of W_yh h + b_y; zero where the step was padded), dX_t = (dP_t W_yh) ⊙ act_h' (of
+// xp + W_hy y_rec), and the gradient reaching y_{t-1}: mask ⊙ (dX_t W_hy) + dy_{t-1}, plus d where the step
+// was padded (it held the state). The derivatives come from the outputs Y and Hh in the loop. WyhT = W_yh^T
+// (H, O), WhyT = W_hy^T (O, H), so that both products are x B^T as `product` takes them.
+template <typename T>
+std::vector<at::Tensor> jordan_backward_impl(const at::Tensor& dY, const at::Tensor& dyT, const at::Tensor& Y,
+                                             const at::Tensor& Hh, const at::Tensor& WyhT, const at::Tensor& WhyT,
+                                             const c10::optional<at::Tensor>& mask,
+                                             const c10::optional<at::Tensor>& valid, int64_t act_h, int64_t act_y,
+                                             const c10::optional<at::Tensor>& WyhT_packed,
+                                             const c10::optional<at::Tensor>& WhyT_packed) {
+  const int64_t L = dY.size(0), N = dY.size(1), O = dY.size(2), H = Hh.size(2);
+  auto opts = dY.options();
+  at::Tensor dX = at::empty({L, N, H}, opts), dP = at::empty({L, N, O}, opts), q_buf = at::empty({N, H}, opts);
+  at::Tensor d = dY[L - 1] + dyT, d_buf = at::empty({N, O}, opts), spare = at::empty({N, O}, opts);
+  const T *dY_ = dY.data_ptr<T>(), *Y_ = Y.data_ptr<T>(), *H_ = Hh.data_ptr<T>(), *mask_ = ptr_or_null<T>(mask);
+  const bool* valid_ = valid.has_value() && valid->defined() ? valid->data_ptr<bool>() : nullptr;
+  const Weight<T> Wyh(WyhT, WyhT_packed, N, 0), Why(WhyT, WhyT_packed, N, 0);
+  T *dX_ = dX.data_ptr<T>(), *dP_ = dP.data_ptr<T>();
+  for (int64_t t = L - 1; t >= 0; --t) {
+    const T* d_ = d.data_ptr<T>();
+    T* dp = dP_ + t * N * O;
+    mul_act_grad_row<T>(static_cast<int>(act_y), N * O, d_, Y_ + t * N * O, dp);
+    if (valid_ != nullptr) {
+      for (int64_t n = 0; n < N; ++n)
+        if (!valid_[t * N + n]) std::memset(dp + n * O, 0, O * sizeof(T));
+    }
+    at::Tensor q = product<T>(N, H, O, dp, Wyh, nullptr, q_buf);
+    T* dx = dX_ + t * N * H;
+    mul_act_grad_row<T>(static_cast<int>(act_h), N * H, q.data_ptr<T>(), H_ + t * N * H, dx);
+    const T* prev_dy = t > 0 ? dY_ + (t - 1) * N * O : nullptr;
+    at::Tensor g = product<T>(N, O, H, dx, Why, mask_ == nullptr ? prev_dy : nullptr, d_buf);
+    T* g_ = g.data_ptr<T>();
+    if (mask_ != nullptr) {
+      for (int64_t j = 0; j < N * O; ++j) g_[j] = g_[j] * mask_[j] + (prev_dy != nullptr ? prev_dy[j] : T(0));
+    }
+    if (valid_ != nullptr) {
+      for (int64_t n = 0; n < N; ++n)
+        if (!valid_[t * N + n])
+          for (int64_t j = 0; j < O; ++j) g_[n * O + j] += d_[n * O + j];
+    }
+    if (g.is_same(d_buf)) std::swap(d_buf, spare);  // BLAS wrote into d_buf: keep d's buffer apart
+    d = g;
+  }
+  return {dX, dP, d};
+}
+
 template <typename T>
 std::vector<at::Tensor> ctrnn_forward_impl(const at::Tensor& u, const at::Tensor& C, const at::Tensor& h0,
                                            const at::Tensor& W, const c10::optional<at::Tensor>& mask, int64_t act,
@@ -707,14 +774,6 @@ std::vector<at::Tensor> ctrnn_rk4_forward_impl(const at::Tensor& u, const at::Te
 }
 
 // act'(v) from y = act(v), in rnnzoo.engine.ACTIVATIONS' order (rnnzoo.engine.activation_grad).
-template <typename T> inline T act_grad_(int act, T y) {
-  switch (act) {
-    case kTanh: return T(1) - y * y;
-    case kSigmoid: return y - y * y;
-    case kRelu: return y > T(0) ? T(1) : T(0);
-    default: return T(1);
-  }
-}
 
 // rnnzoo/engine/ctrnn.py's `_backward_rk4`: G (L, N, H) holds act'(h_t) dy_t (+ dh_T) and is overwritten;
 // WT = W^T (so that x WT^T = x W, the gradient through the product) -> [dK (4, L, N, H), da (L, N, H), dh_0].
@@ -949,6 +1008,18 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dh
                                                        valid, coupled, WT_packed, WrT_packed, ln));
 }
 
+// (dY (L, N, O) with padded steps zeroed, dy_T, the forward's Y (L, N, O) and Hh (L, N, H), W_yh^T (H, O),
+//  W_hy^T (O, H), mask (N, O)?, valid (L, N) bool?, act_h, act_y, both weights packed for oneDNN?) ->
+//  [dX (L, N, H), dP (L, N, O), dy_0]: rnnzoo/engine/jordan.py's backward loop.
+std::vector<at::Tensor> jordan_backward(const at::Tensor& dY, const at::Tensor& dyT, const at::Tensor& Y,
+                                        const at::Tensor& Hh, const at::Tensor& WyhT, const at::Tensor& WhyT,
+                                        const c10::optional<at::Tensor>& mask, const c10::optional<at::Tensor>& valid,
+                                        int64_t act_h, int64_t act_y, const c10::optional<at::Tensor>& WyhT_packed,
+                                        const c10::optional<at::Tensor>& WhyT_packed) {
+  return RNNZOO_DISPATCH(dY, "dY", jordan_backward_impl<T>(dY, dyT, Y, Hh, WyhT, WhyT, mask, valid, act_h, act_y,
+                                                           WyhT_packed, WhyT_packed));
+}
+
 // (u (L, N, H), c = dt / tau (L, N, H), h0 (N, H), W_hh (H, H), mask (N, H)?, activation code, W_hh packed?)
 // -> [H (L, N, H), Y = act(H)]: rnnzoo/engine/ctrnn.py's `_forward` (Euler steps).
 std::vector<at::Tensor> ctrnn_forward(const at::Tensor& u, const at::Tensor& C, const at::Tensor& h0,
@@ -1000,6 +1071,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("ctrnn_forward", &ctrnn_forward, "CTRNN engine forward, Euler steps (see rnnzoo/engine/ctrnn.py)");
   m.def("elman_forward", &elman_forward, "Elman engine forward (see rnnzoo/engine/elman.py)");
   m.def("jordan_forward", &jordan_forward, "Jordan engine forward (see rnnzoo/engine/jordan.py)");
+  m.def("jordan_backward", &jordan_backward, "Jordan engine backward loop (see rnnzoo/engine/jordan.py)");
   m.def("lstm_backward", &lstm_backward, "LSTM engine backward loop (see rnnzoo/engine/lstm_backward.py)");
   m.def("lstm_forward", &lstm_forward, "LSTM engine forward over a whole sequence (see rnnzoo/engine/lstm.py)");
 }
