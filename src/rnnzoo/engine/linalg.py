@@ -80,14 +80,15 @@ class Right:
         return self.lin_add(x, base, self.packed, None, "add")
 
 
-def _gram_on_onednn(a, cols: int) -> bool:
+def gram_on_onednn(a, cols: int) -> bool:
+    """gram(a, b) with b of `cols` columns runs on oneDNN (and takes a in `gram_layout`)."""
     return onednn_for(a) and a.shape[-1] * cols >= GRAM_SIZE
 
 
 def gram(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a^T b for a (R, M), b (R, K) with many rows R: a weight gradient summed over all steps.
     oneDNN copies a^T unless a is already the transpose of a contiguous matrix (`gram_layout`)."""
-    if _gram_on_onednn(a, b.shape[1]):
+    if gram_on_onednn(a, b.shape[1]):
         pack, lin, _ = _ops()
         return lin(a.t(), pack(b.t()), None, "none", [], "")
     return a.t().mm(b)
@@ -97,7 +98,7 @@ def gram_layout(t: torch.Tensor, cols: int) -> torch.Tensor:
     """t (L, N, M) laid out for gram(t, b) with b of `cols` columns: on oneDNN, the transpose of a
     contiguous (M, L * N) matrix (one copy, which then serves every gram of t: the recurrent weight's
     and the input projection's); else t itself."""
-    if not _gram_on_onednn(t, cols):
+    if not gram_on_onednn(t, cols):
         return t
     L, N, M = t.shape
     return t.reshape(L * N, M).t().contiguous().t().view(L, N, M)

@@ -29,7 +29,7 @@ from . import (
     tanh_into,
     with_prev,
 )
-from .linalg import Right, gram, gram_layout, linear
+from .linalg import Right, gram, gram_layout, gram_on_onednn, linear
 from .lstm_backward import backward_steps, xhat_dot
 
 _ln = torch.native_layer_norm
@@ -158,8 +158,9 @@ def _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep
 
 def _native_backward(kernels, ctx, dY, dhT, dcT):
     """`backward_steps` on the compiled kernels, same results; it reads each step's previous c and h_rec
-    from C, Y and the initial state instead of copies, and sums LN_c's weight gradients in the loop:
-    (dG, dh_0, dc_0, dW_hh (with layer_norm), ln_h weight grad, (ln_c weight grad, ln_c bias grad), DH)."""
+    from C, Y and the initial state instead of copies, and sums LN_c's and the peepholes' weight gradients in
+    the loop: (dG, dh_0, dc_0, dW_hh (with layer_norm), ln_h weight grad, (ln_c weight grad, ln_c bias grad),
+    DH, peephole weight grad)."""
     h0, c0, W, Wr, peep, lnh_w, lnc_w, mask, valid, Y, C, A, T, MH, SH, MC, SC = ctx.saved_tensors
     L, N, GH = A.shape
     WT, WrT = W.t().contiguous(), (Wr.t().contiguous() if Wr is not None else None)
@@ -169,10 +170,11 @@ def _native_backward(kernels, ctx, dY, dhT, dcT):
     if lnh_w is not None:  # LN_h's input W_hh h_rec, recomputed a chunk of steps at a time
         chunk = max(1, min(L, lstm_backward.CHUNK_NUMBERS // (N * GH)))
         lnh, lnc = [lnh_w, MH, SH, W, Right(W, chunk * N).packed], [lnc_w, MC, SC]
-    dG, dh, dc, DH, dW, dlnh_w, dlnc_w, dlnc_b = kernels.lstm_backward(
+    transposed = lnh_w is None and gram_on_onednn(A, Y.shape[-1])  # dG in gram_layout's layout
+    dG, dh, dc, DH, dW, dlnh_w, dlnc_w, dlnc_b, dpeep = kernels.lstm_backward(
         dY, dhT, dcT, *native.contiguous(h0, c0), Y, A, T, C, WT, WrT, *native.contiguous(peep, mask, valid),
-        ctx.coupled, *packed, *native.contiguous(*lnh), chunk, *native.contiguous(*lnc))
-    return dG, dh, dc, dW, dlnh_w, (dlnc_w, dlnc_b), DH
+        ctx.coupled, *packed, *native.contiguous(*lnh), chunk, *native.contiguous(*lnc), transposed)
+    return dG, dh, dc, dW, dlnh_w, (dlnc_w, dlnc_b), DH, dpeep
 
 
 class LSTMSequence(torch.autograd.Function):
@@ -201,7 +203,7 @@ class LSTMSequence(torch.autograd.Function):
         kernels = native.kernels(A)
         # each step's previous c and h_rec as (L, N, *) copies: where the Python loop or a weight gradient
         # below needs them (the compiled loop reads them in place)
-        cprev = with_prev(c0, C) if kernels is None or peep is not None else None
+        cprev = with_prev(c0, C) if kernels is None else None
         hprev = None
         if kernels is None or lnh_w is None:
             hprev = with_prev(h0, Y)
@@ -211,16 +213,18 @@ class LSTMSequence(torch.autograd.Function):
             dG, dh, dc, dW, dlnh_w, dlnc, DHs = backward_steps(ctx, masked_grad(dy, valid), dhT, dcT, cprev, hprev)
             if lnc_w is not None:  # dlnc is LN_c's output gradients (L, N, H)
                 dlnc = xhat_dot(dlnc, C, MC, SC), dlnc.sum((0, 1))
+            dpeep = None
+            if peep is not None:  # every weight gradient as one reduction over all L * N rows
+                dp_i = (dG[..., :H] * cprev).sum((0, 1)) if not ctx.coupled else torch.zeros_like(peep[0])
+                dp_f = (dG[..., blk(k - 1)] * cprev).sum((0, 1))
+                dpeep = torch.stack([dp_i, dp_f, (dG[..., blk(k + 1)] * C).sum((0, 1))])
+            del cprev
         else:
-            dG, dh, dc, dW, dlnh_w, dlnc, DHs = _native_backward(kernels, ctx, masked_grad(dy, valid), dhT, dcT)
+            dG, dh, dc, dW, dlnh_w, dlnc, DHs, dpeep = _native_backward(kernels, ctx, masked_grad(dy, valid), dhT,
+                                                                       dcT)
         # every weight gradient as one matmul / reduction over all L * N rows
-        dWr = dpeep = dlnh_b = None
+        dWr = dlnh_b = None
         dlnc_w, dlnc_b = dlnc if lnc_w is not None else (None, None)
-        if peep is not None:
-            dp_i = (dG[..., :H] * cprev).sum((0, 1)) if not ctx.coupled else torch.zeros_like(peep[0])
-            dp_f = (dG[..., blk(k - 1)] * cprev).sum((0, 1))
-            dpeep = torch.stack([dp_i, dp_f, (dG[..., blk(k + 1)] * C).sum((0, 1))])
-        del cprev
         if lnh_w is not None:
             dlnh_b = dG.sum((0, 1))
         if Wr is not None:

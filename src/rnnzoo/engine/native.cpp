@@ -414,6 +414,21 @@ template <typename T, bool LNC> GateGradRow<T> gate_grad_row_for(bool peep, bool
   return coupled ? gate_grad_row<T, false, true, LNC> : gate_grad_row<T, false, false, LNC>;
 }
 
+// dst[j * ld + i] = src[i * cols + j]: a row-major (rows, cols) block written transposed into a matrix of
+// leading dimension ld, in 16 x 16 tiles (cache lines of both sides reused), column tiles in parallel.
+template <typename T> void transpose_into(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
+  at::parallel_for(0, (cols + 15) / 16, grain(rows * 16), [&](int64_t b0, int64_t b1) {
+    for (int64_t jb = b0; jb < b1; ++jb) {
+      const int64_t j0 = jb * 16, j1 = std::min(cols, j0 + 16);
+      for (int64_t i0 = 0; i0 < rows; i0 += 16) {
+        const int64_t i1 = std::min(rows, i0 + 16);
+        for (int64_t j = j0; j < j1; ++j)
+          for (int64_t i = i0; i < i1; ++i) dst[j * ld + i] = src[i * cols + j];
+      }
+    }
+  });
+}
+
 // What the backward needs with layer_norm (undefined tensors without it): LN_h's weight, mean and rstd per
 // row and the forward's W_hh (G*H, P) (packed for a chunk's rows), to recompute W_hh h_rec `chunk` steps at
 // a time from the outputs Y; LN_c's weight, mean and rstd.
@@ -433,12 +448,17 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
                                            const c10::optional<at::Tensor>& mask,
                                            const c10::optional<at::Tensor>& valid, bool coupled,
                                            const c10::optional<at::Tensor>& WT_packed,
-                                           const c10::optional<at::Tensor>& WrT_packed, const LayerNormGrad& ln) {
+                                           const c10::optional<at::Tensor>& WrT_packed, const LayerNormGrad& ln,
+                                           bool dG_transposed) {
   const int64_t L = A.size(0), N = A.size(1), GH = A.size(2), H = C.size(2), P = dY.size(2);
   const int64_t k = GH / H - 2;
   const bool has_proj = WrT.has_value() && WrT->defined();
   auto opts = A.options();
-  at::Tensor dG = at::empty({L, N, GH}, opts);
+  // dG_transposed: dG laid out as the transpose of a contiguous (G*H, L*N) matrix, the layout the weight
+  // gradients' products take on oneDNN (rnnzoo.engine.linalg.gram_layout), each step's rows written there from
+  // a scratch block instead of one transposing copy of all of dG afterwards
+  at::Tensor dG = dG_transposed ? at::empty({GH, L * N}, opts) : at::empty({L, N, GH}, opts);
+  at::Tensor dg_step = dG_transposed ? at::empty({N, GH}, opts) : at::Tensor();
   at::Tensor DH = has_proj ? at::empty({L, N, P}, opts) : at::Tensor();  // each step's dh, for dW_hr
   at::Tensor dh = dY[L - 1] + dhT;
   at::Tensor dc = dcT.clone(at::MemoryFormat::Contiguous);
@@ -463,6 +483,8 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
   at::Tensor dW = ln_h ? at::zeros({GH, P}, opts) : at::Tensor();
   at::Tensor dlnh_w_parts = ln_h ? at::zeros({at::get_num_threads(), GH}, opts) : at::Tensor();
   at::Tensor dlnc_parts = ln_c ? at::zeros({at::get_num_threads(), 2 * H}, opts) : at::Tensor();  // w, b
+  // the peephole weights' gradient: Σ dG_i ⊙ c_prev, Σ dG_f ⊙ c_prev, Σ dG_o ⊙ c (i stays 0 when coupled)
+  at::Tensor dpeep_parts = pp != nullptr ? at::zeros({at::get_num_threads(), 3 * H}, opts) : at::Tensor();
   at::Tensor dcn_buf = ln_c ? at::empty({N, H}, opts) : at::Tensor();
   const int64_t chunk = ln_h ? std::max<int64_t>(1, std::min<int64_t>(L, ln.chunk)) : 1;
   at::Tensor R_buf = ln_h ? at::empty({chunk * N, GH}, opts) : at::Tensor(), R;
@@ -496,7 +518,7 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
       du = product<T>(N, H, P, dh_, Wrt, nullptr, du_buf);
     }
     const T* du_ = du.data_ptr<T>();
-    T* dgt = dG.data_ptr<T>() + t * N * GH;
+    T* dgt = dG_transposed ? dg_step.data_ptr<T>() : dG.data_ptr<T>() + t * N * GH;
     T* dcn = ln_c ? dcn_buf.data_ptr<T>() : nullptr;
     at::parallel_for(0, N, grain(GH), [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
@@ -509,6 +531,14 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
         const T* cn = C_ + row * H;
         row_grad(H, k, A_ + row * GH, T_ + row * H, cprev_ + n * H, du_ + n * H, pp, dgt + n * GH, dc_ + n * H,
                  cn, ln_c ? MC[row] : T(0), ln_c ? SC[row] : T(0), lncw, ln_c ? dcn + n * H : nullptr);
+        if (pp != nullptr) {
+          T* acc = dpeep_parts.data_ptr<T>() + at::get_thread_num() * 3 * H;
+          const T *dg = dgt + n * GH, *cp = cprev_ + n * H;
+          if (!coupled)
+            for (int64_t u = 0; u < H; ++u) acc[u] += dg[u] * cp[u];
+          for (int64_t u = 0; u < H; ++u) acc[H + u] += dg[(k - 1) * H + u] * cp[u];
+          for (int64_t u = 0; u < H; ++u) acc[2 * H + u] += dg[(k + 1) * H + u] * cn[u];
+        }
         if (ln_c) {  // LN_c's weight gradients: Σ dcn ⊙ ĉ and Σ dcn
           T* acc = dlnc_parts.data_ptr<T>() + at::get_thread_num() * 2 * H;
           const T *d = dcn + n * H, m = MC[row], rs = SC[row];
@@ -526,6 +556,7 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
         }
       }
     });
+    if (dG_transposed) transpose_into<T>(dgt, N, GH, dG.data_ptr<T>() + t * N, L * N);
     // dh_prev = mask ⊙ (dR_t W_hh) + dy_{t-1}, plus dh where the step was padded (dR = dG without ln_h)
     const T* prev_dy = t > 0 ? dY_ + (t - 1) * N * P : nullptr;
     const T* drec = ln_h ? dR.data_ptr<T>() + (t - r0) * N * GH : dgt;
@@ -547,8 +578,9 @@ std::vector<at::Tensor> lstm_backward_impl(const at::Tensor& dY, const at::Tenso
     }
   }
   at::Tensor dlnc = ln_c ? dlnc_parts.sum(0) : at::Tensor();
+  if (dG_transposed) dG = dG.t().view({L, N, GH});
   return {dG, dh, dc, DH, dW, ln_h ? dlnh_w_parts.sum(0) : at::Tensor(), ln_c ? dlnc.narrow(0, 0, H) : at::Tensor(),
-          ln_c ? dlnc.narrow(0, H, H) : at::Tensor()};
+          ln_c ? dlnc.narrow(0, H, H) : at::Tensor(), pp != nullptr ? dpeep_parts.sum(0).view({3, H}) : at::Tensor()};
 }
 
 // --- Elman, Jordan, CTRNN -------------------------------------------------------------------------
@@ -986,8 +1018,9 @@ std::vector<at::Tensor> jordan_forward(const at::Tensor& xp, const at::Tensor& y
 // (dY (L, N, P) with padded steps zeroed, dh_T, dc_T, h_0, c_0, the forward's Y, A, T, C, W_hh^T (P, G*H),
 //  W_hr^T (H, P)?, peephole (3, H)?, mask (N, P)?, valid (L, N) bool?, coupled, W_hh^T / W_hr^T packed for
 //  oneDNN?, then with layer_norm: ln_h weight, mean_h, rstd_h, W_hh (G*H, P), W_hh packed for chunk * N rows?,
-//  chunk, ln_c weight, mean_c, rstd_c) -> [dG (L, N, G*H), dh_0, dc_0, DH (L, N, P) with proj_size, dW_hh with
-//  ln_h, ln_h's weight gradient, ln_c's weight and bias gradients]:
+//  chunk, ln_c weight, mean_c, rstd_c, dG_transposed) -> [dG (L, N, G*H) (dG_transposed: a view of a contiguous
+//  (G*H, L*N) matrix), dh_0, dc_0, DH (L, N, P) with proj_size, dW_hh with ln_h, ln_h's weight gradient, ln_c's
+//  weight and bias gradients, the peephole weights' gradient (3, H) with peepholes]:
 // rnnzoo/engine/lstm_backward.py's loop, the gate-gradient factors computed in the loop instead of beforehand.
 std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dhT, const at::Tensor& dcT,
                                       const at::Tensor& h0, const at::Tensor& c0, const at::Tensor& Y,
@@ -1001,11 +1034,11 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dY, const at::Tensor& dh
                                       const c10::optional<at::Tensor>& SH, const c10::optional<at::Tensor>& W,
                                       const c10::optional<at::Tensor>& W_packed, int64_t chunk,
                                       const c10::optional<at::Tensor>& lnc_w, const c10::optional<at::Tensor>& MC,
-                                      const c10::optional<at::Tensor>& SC) {
+                                      const c10::optional<at::Tensor>& SC, bool dG_transposed) {
   auto def = [](const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); };
   LayerNormGrad ln{def(lnh_w), def(MH), def(SH), def(W), def(lnc_w), def(MC), def(SC), W_packed, chunk};
   return RNNZOO_DISPATCH(A, "A", lstm_backward_impl<T>(dY, dhT, dcT, h0, c0, Y, A, Tc, C, WT, WrT, peep, mask,
-                                                       valid, coupled, WT_packed, WrT_packed, ln));
+                                                       valid, coupled, WT_packed, WrT_packed, ln, dG_transposed));
 }
 
 // (dY (L, N, O) with padded steps zeroed, dy_T, the forward's Y (L, N, O) and Hh (L, N, H), W_yh^T (H, O),
