@@ -34,6 +34,11 @@ CONV_CHANNELS at the size's N and L; their ratios are against the baselines at t
     python benchmarks/cells.py --filter 'lstm:*' --sizes 64,100,128,256 --markdown
     python benchmarks/cells.py --quick                  # tiny sizes: a smoke test
     python benchmarks/cells.py --inference --json inference.json
+    python benchmarks/cells.py --profile --filter 'lstm:layer_norm' --sizes 64,100,128,256
+
+--profile prints, instead of the tables, where one training step (forward only with --inference) of each
+selected configuration and of its torch baselines spends its time: torch.profiler's operators by self CPU
+time, per step (the average over --repeats steps after --warmup), so that a ratio can be traced to its cost.
 """
 from __future__ import annotations
 
@@ -254,6 +259,37 @@ def configurations(size, args):
             yield entry, variant, label("loop"), layer, x
 
 
+def profile_size(size, args, top: int = 8) -> None:
+    """--profile: the operators by self CPU time of each selected configuration's step and of the torch
+    baselines, per step."""
+    N, L, H_in, H = size
+    print(f"\n{'### ' if args.markdown else ''}N={N} L={L} H_in={H_in} H={H}: self CPU ms per step (calls per "
+          f"step), top {top}")
+    for name, cls in BASELINES.values():
+        profile_step(f"{name} torch", cls(H_in, H), torch.randn(L, N, H_in), args, top)
+    for entry, variant, path, layer, x in configurations(size, args):  # each path's settings hold while it runs
+        if layer is not None:
+            profile_step(f"{entry.name}:{variant} {path}", layer, x, args, top)
+
+
+def profile_step(label, module, x, args, top):
+    from torch.profiler import ProfilerActivity, profile
+
+    module.train(not args.inference)
+    step = _forward(module, x, True) if args.inference else _train_step(module, x)
+    for _ in range(args.warmup):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(args.repeats):
+            step()
+        wall = (time.perf_counter() - start) / args.repeats * 1e3
+    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    parts = ", ".join(f"{e.key} {e.self_cpu_time_total / 1e3 / args.repeats:.1f} ({e.count // args.repeats})"
+                      for e in ops)
+    print(f"{label}: {wall:.1f} ms a step (profiled); {parts}", flush=True)
+
+
 def rows_for_size(size, args) -> list[dict]:
     N, L, H_in, H = size
     label = f"N={N} L={L} H_in={H_in} H={H}"
@@ -336,6 +372,9 @@ def main(argv=None) -> list[dict]:
                         help="time each row alone against baselines timed once per size (faster; by default a "
                              "row's runs alternate with nn.LSTM's and its counterpart's, and its ratios come "
                              "from those)")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of the tables, print where each selected configuration's step (and the "
+                             "baselines') spends its time: operators by self CPU ms per step (calls per step)")
     parser.add_argument("--no-native", action="store_true",
                         help="do not build the compiled kernels (rnnzoo.engine.native); a build already "
                              "cached is still used unless RNNZOO_NATIVE=0")
@@ -366,6 +405,10 @@ def run(args, sizes) -> list[dict]:
         columns = [c for c in COLUMNS if not c[0].startswith(("saved", "mem", "peak"))]
     head, rows = header(args), []
     print("\n".join(head))
+    if args.profile:
+        for size in sizes:
+            profile_size(size, args)
+        return rows
     for size in sizes:
         size_rows = rows_for_size(size, args)
         rows += size_rows

@@ -77,6 +77,22 @@ def test_inference_and_filter(bench, capsys):
         assert "train_ms" not in row
 
 
+def test_profile_prints_each_path_and_baseline_with_its_operators(bench, capsys):
+    rows = bench.main(TINY + ["--profile", "--filter", "elman:default"])
+    printed = capsys.readouterr().out.splitlines()
+    assert rows == []  # no tables
+    layer = Recurrent("elman", 4, 8)
+    paths = ["fused"] * layer.fused_eligible(training=True) + ["native"] * (layer.native_ineligible_reason() is None) \
+        + ["engine", "loop"]
+    labels = [f"{name} torch" for name in ("nn.LSTM", "nn.GRU", "nn.RNN")] + [f"elman:default {p}" for p in paths]
+    lines = [line for line in printed if " ms a step (profiled); " in line]
+    assert [line.split(": ")[0].rstrip("*") for line in lines] == labels  # "*": the default path
+    for line in lines:
+        ms = float(line.split(": ")[1].split(" ms")[0])
+        assert math.isfinite(ms) and ms > 0, line
+        assert "aten::" in line, line  # the operators each step ran
+
+
 class TinyConvCell(Cell):
     """A convolutional Elman cell, only to run the benchmark's spatial path."""
 
