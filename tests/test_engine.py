@@ -26,7 +26,9 @@ CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
             ("ctrnn", "rk4+sigmoid+fixed_tau", {"method": "rk4", "activation": "sigmoid", "learn_tau": False}),
             ("second_order", "sigmoid", {}), ("second_order", "tanh", {"activation": "tanh"}),
             ("rmlp", "tanh", {}), ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}),
-            ("rmlp", "relu", {"activation": "relu", "layer_sizes": (4,)})])
+            ("rmlp", "relu", {"activation": "relu", "layer_sizes": (4,)}),
+            ("fully_recurrent", "tanh", {}),
+            ("fully_recurrent", "sigmoid+units", {"activation": "sigmoid", "input_units": 2, "output_units": 2})])
 IDS = [f"{name}:{label}" for name, label, _ in CASES]
 
 

@@ -30,7 +30,9 @@ CASES = ([("lstm", label, o, "lstm_forward", "lstm_backward") for label, o in LS
             ("ctrnn", "rk4+relu", {"method": "rk4", "activation": "relu", "dt": 0.1, "tau": 2.0},
              "ctrnn_rk4_forward", "ctrnn_rk4_backward"),
             ("rmlp", "tanh", {}, "elman_forward", None),
-            ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}, "elman_forward", None)])
+            ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}, "elman_forward", None),
+            ("fully_recurrent", "sigmoid+units", {"activation": "sigmoid", "input_units": 2, "output_units": 2},
+             "elman_forward", None)])
 IDS = [f"{c[0]}:{c[1]}" for c in CASES]
 
 

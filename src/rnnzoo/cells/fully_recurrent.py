@@ -27,7 +27,8 @@ class FullyRecurrentCell(Cell):
         weight_ih (m, H_in): w_ki for the input units; weight_hh (n, n): w_kl; bias (n,)
     Init: weight_hh orthogonal (Saxe et al. 2014; the paper drew small uniform weights), weight_ih
     Glorot-uniform, bias 0. With input_units = output_units = n and tanh this is an Elman cell.
-    Fused: none (the partial input and output connectivity has no torch kernel).
+    Fused: none (the partial input and output connectivity has no torch kernel). Engine:
+    rnnzoo.engine.fully_recurrent, the Elman engine on the padded projection.
 
     Args:
         input_size: features of x.

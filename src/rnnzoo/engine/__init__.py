@@ -43,14 +43,15 @@ def _table():
     if _TABLE is None:
         from ..cells.ctrnn import CTRNNCell
         from ..cells.elman import ElmanCell
+        from ..cells.fully_recurrent import FullyRecurrentCell
         from ..cells.gru import GRUCell
         from ..cells.jordan import JordanCell
         from ..cells.lstm import LSTMCell
         from ..cells.rmlp import RMLPCell
         from ..cells.second_order import SecondOrderCell
-        from . import ctrnn, elman, gru, jordan, lstm, rmlp, second_order
+        from . import ctrnn, elman, fully_recurrent, gru, jordan, lstm, rmlp, second_order
         _TABLE = {LSTMCell: lstm, GRUCell: gru, ElmanCell: elman, JordanCell: jordan, CTRNNCell: ctrnn,
-                  RMLPCell: rmlp, SecondOrderCell: second_order}
+                  RMLPCell: rmlp, SecondOrderCell: second_order, FullyRecurrentCell: fully_recurrent}
     return _TABLE
 
 

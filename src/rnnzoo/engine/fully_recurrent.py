@@ -1,0 +1,28 @@
+"""Sequence engine for FullyRecurrentCell (tanh or sigmoid), with recurrent-dropout masks.
+Equations: rnnzoo.cells.fully_recurrent.FullyRecurrentCell, y' = f(W y + V x + b), output = the last
+output_units of y'.
+
+Once the input projection is padded to every unit (zero beyond input_units, which the cell's own
+`project` does), the recurrence is an Elman one over all n units, so it runs on the Elman engine
+(rnnzoo.engine.elman: its forward compiled where rnnzoo.engine.native is built, its hand-written
+backward) and the output is a view of the last output_units of each step's state.
+"""
+
+from __future__ import annotations
+
+from . import elman
+
+NATIVE = True  # the Elman engine's forward, which rnnzoo.engine.native has
+
+
+def cell_reason(cell):
+    return None  # tanh and sigmoid, the cell's only activations, are both the Elman engine's
+
+
+def project(cell, x):
+    return cell.project(x)  # x V^T padded with zeros to all n units, plus b
+
+
+def run(cell, xs, state, valid, rec_mask):
+    ys, final = elman.run(cell, xs, state, valid, rec_mask)
+    return ys[..., cell.hidden_size - cell.output_units:], final
