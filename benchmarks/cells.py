@@ -3,7 +3,8 @@
 For each size (N, L, H_in, H), in float32 and in one process, it measures
   - the baselines torch.nn.LSTM, nn.GRU and nn.RNN (tanh), time-major input (L, N, H_in);
   - every (name, variant) of rnnzoo.registry.entries(), as Recurrent(name, H_in, H, **variant), with
-    SIZED_OPTIONS on top (second_order:rank runs at rank 64, the issue's size, not the variant's 2);
+    SIZED_OPTIONS on top (second_order:rank runs at rank 64, the issue's size, not the variant's 2),
+    and LAYER_VARIANTS' rows (lstm:recurrent_dropout, Recurrent(..., recurrent_dropout=0.25));
     "path" is "fused" when the layer runs torch's kernel (fused_eligible(training=True)), "engine" when
     its generic path runs the cell's sequence engine (rnnzoo.engine: engine_ineligible_reason() is None)
     and "loop" for the per-step loop. A configuration that runs fused gets further rows forced onto the
@@ -69,6 +70,13 @@ BASELINES = {"lstm": ("nn.LSTM", nn.LSTM), "gru": ("nn.GRU", nn.GRU), "rnn": ("n
 # Options the speed targets set that a registry variant cannot (the tests run every variant at tiny sizes):
 # the second-order target is at rank 64, capped at the largest CP rank a size admits.
 SIZED_OPTIONS = {("second_order", "rank"): lambda H_in, H: {"rank": min(64, H * min(H, H_in))}}
+# Layer options the speed targets name that are no cell variant, as rows of their own.
+LAYER_VARIANTS = {"lstm": {"recurrent_dropout": {"recurrent_dropout": 0.25}}}
+
+
+def variants(entry) -> dict:
+    """The registry's variants of `entry`, then LAYER_VARIANTS'."""
+    return {**entry.variants, **LAYER_VARIANTS.get(entry.name, {})}
 
 
 def parse_size(text: str) -> tuple:
@@ -232,7 +240,7 @@ def configurations(size, args):
     """(name, variant, path, module, x) for every selected registered configuration at `size`."""
     N, L, H_in, H = size
     for entry in registry.entries():
-        for variant, options in entry.variants.items():
+        for variant, options in variants(entry).items():
             if not (fnmatch.fnmatch(entry.name, args.filter)
                     or fnmatch.fnmatch(f"{entry.name}:{variant}", args.filter)):
                 continue
