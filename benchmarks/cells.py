@@ -252,6 +252,7 @@ def configurations(size, args):
             except Exception as error:  # a size the cell cannot take: an error row, not a crash
                 yield entry, variant, f"{type(error).__name__}: {error}", None, None
                 continue
+            layer.train(not args.inference)  # the mode it is timed in (recurrent dropout: fused in eval only)
             x = torch.randn(L, N, c_in, *entry.spatial)
             default = layer.path(x.dtype, backward=not args.inference)  # what fused/engine="auto" pick
 
