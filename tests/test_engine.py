@@ -25,6 +25,7 @@ CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
             ("ctrnn", "rk4+relu", {"method": "rk4", "activation": "relu", "dt": 0.1, "tau": 2.0}),
             ("ctrnn", "rk4+sigmoid+fixed_tau", {"method": "rk4", "activation": "sigmoid", "learn_tau": False}),
             ("second_order", "sigmoid", {}), ("second_order", "tanh", {"activation": "tanh"}),
+            ("second_order", "rank+sigmoid", {"rank": 2}), ("second_order", "rank+tanh", {"rank": 4, "activation": "tanh"}),
             ("rmlp", "tanh", {}), ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}),
             ("rmlp", "relu", {"activation": "relu", "layer_sizes": (4,)}),
             ("fully_recurrent", "tanh", {}),

@@ -32,8 +32,8 @@ class SecondOrderCell(Cell):
     variance 1 / (H H_in) (the H H_in products h_j x_k feed each unit); A, B, C uniform with variance
     1 / R, 1 / H, 1 / H_in. bias U(-1, 1): with zero state and zero bias the tanh cell would stay at
     h = 0 for ever (h = 0 is a fixed point of M(x) h), so the bias starts the state off zero.
-    Fused: none; sequence engine (rnnzoo.engine.second_order) for the full weight, which keeps only the
-    states for backward instead of every step's h ⊗ x.
+    Fused: none; sequence engine (rnnzoo.engine.second_order) for both forms: the full weight keeps only
+    the states for backward instead of every step's h ⊗ x; rank R keeps B^T h of each step.
     Purely multiplicative: h has no path to h' that bypasses x. With the zero start state (the
     default of every rnnzoo layer) h_1 = act(b) ignores x_1, so pass Giles et al.'s start state,
     state[..., 0] = 1, to use it. M(-x) = -M(x), so zero-mean real-valued inputs flip what the
