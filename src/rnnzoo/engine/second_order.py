@@ -148,13 +148,13 @@ class RankSequence(torch.autograd.Function):
         Kd = activation_grad(ctx.act, Y)
         if valid is not None:
             Kd = torch.where(valid.unsqueeze(-1), Kd, 0)
-        dZ, dQ = torch.empty_like(Y), torch.empty_like(u)
+        dZ, dQ, dP = torch.empty_like(Y), torch.empty_like(u), torch.empty_like(u)
         full, (_, inv) = first_full(valid, L), step_masks(valid, Y.dtype)
         BT = B.t()
         dh = dY[L - 1] + dhT
         for t in range(L - 1, -1, -1):
             dz = torch.mul(dh, Kd[t], out=dZ[t])
-            back = (torch.mm(dz, A, out=dQ[t]) * u[t]) @ BT  # (dq_t ⊙ u_t) B^T
+            back = torch.mul(torch.mm(dz, A, out=dQ[t]), u[t], out=dP[t]) @ BT  # dp_t = dq_t ⊙ u_t; dp_t B^T
             if mask is not None:
                 back.mul_(mask)
             if t >= full:  # a padded step passed the state on untouched
@@ -164,7 +164,7 @@ class RankSequence(torch.autograd.Function):
         if mask is not None:
             HR.mul_(mask)
         dA = flat(dZ).t() @ flat(P * u)
-        dB = flat(HR).t() @ flat(dQ * u)
+        dB = flat(HR).t() @ flat(dP)
         return dQ * P, dh, dA, dB, dZ.sum((0, 1)), None, None, None
 
 
@@ -172,14 +172,12 @@ def run(cell, xs, state, valid, rec_mask):
     h0 = state[0]
     mask = None if rec_mask is None else rec_mask[0]
     if cell.rank is None:
-        weights, function = (cell.weight, cell.bias), SecondOrderSequence
+        weights, function, forward = (cell.weight, cell.bias), SecondOrderSequence, _forward
     else:
         weights, function = (cell.weight_a, cell.weight_b, cell.bias), RankSequence
+        forward = lambda *args: _forward_rank(*args)[0]  # noqa: E731  (Y; P is for backward)
     if needs_grad(xs, h0, *weights):
         y, h = function.apply(xs, h0, *weights, mask, valid, cell.activation)
         return y, (h,)
-    if cell.rank is None:
-        Y = _forward(xs, h0, *weights, mask, valid, cell.activation)
-    else:
-        Y = _forward_rank(xs, h0, *weights, mask, valid, cell.activation)[0]
+    Y = forward(xs, h0, *weights, mask, valid, cell.activation)
     return masked_output(Y, valid), (Y[-1],)
