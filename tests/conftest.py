@@ -63,7 +63,7 @@ def engine_inputs(cell, L, N, padded, dropout, dtype=torch.float64):
 
 @pytest.fixture(scope="session")
 def native_kernels():
-    """rnnzoo.engine.native built (about 20 s the first time on a machine, then cached). Skips only
+    """rnnzoo.engine.native built (about 40 s the first time on a machine, then cached). Skips only
     where no C++ compiler is installed; a failed build with one is a failure."""
     import shutil
 
@@ -81,6 +81,45 @@ LSTM_OPTIONS = {
     "peephole+layer_norm+proj": {"peephole": True, "layer_norm": True, "proj_size": 2},
     "all": {"peephole": True, "coupled": True, "layer_norm": True, "proj_size": 2},
 }
+
+# Option sets the engine tests run on top of each entry's registry variants: those whose code differs
+# inside an engine (every LSTM combination, each activation, the CTRNN's dt and RK4, ...). Which cells
+# have engines comes from the registry alone (Entry.engine); tests/test_registry.py checks that every
+# name here is a registered entry with an engine.
+ENGINE_OPTIONS = {
+    "lstm": LSTM_OPTIONS,
+    "gru": {"reset_after": {}, "reset_before": {"reset_after": False}},
+    "elman": {"tanh": {}, "relu": {"activation": "relu"}},
+    "jordan": {"tanh": {}, "relu+sigmoid+output_size": {"activation": "relu", "output_activation": "sigmoid",
+                                                        "output_size": 2},
+               "identity+tanh": {"activation": "identity"}},
+    "ctrnn": {"euler": {"tau": 1.5}, "sigmoid+fixed_tau+dt": {"activation": "sigmoid", "learn_tau": False, "dt": 0.5},
+              "relu": {"activation": "relu", "dt": 0.1}, "identity": {"activation": "identity", "dt": 0.1},
+              "rk4": {"method": "rk4", "dt": 0.5, "tau": 1.5},
+              "rk4+relu": {"method": "rk4", "activation": "relu", "dt": 0.1, "tau": 2.0},
+              "rk4+sigmoid+fixed_tau": {"method": "rk4", "activation": "sigmoid", "learn_tau": False}},
+    "second_order": {"sigmoid": {}, "tanh": {"activation": "tanh"}, "rank+sigmoid": {"rank": 2},
+                     "rank+tanh": {"rank": 4, "activation": "tanh"}},
+    "rmlp": {"tanh": {}, "sigmoid+3_layers": {"activation": "sigmoid", "layer_sizes": (5, 2)},
+             "relu": {"activation": "relu", "layer_sizes": (4,)}},
+    "fully_recurrent": {"tanh": {}, "sigmoid+units": {"activation": "sigmoid", "input_units": 2, "output_units": 2}},
+}
+
+
+def engine_cases(native: bool = False) -> list:
+    """(name, label, options) for every registered entry with a sequence engine (with native=True: one
+    whose engine runs on the compiled kernels): ENGINE_OPTIONS' sets, then the registry variants not
+    among them, so that a new cell with an engine is tested by registering it."""
+    cases = []
+    for entry in registry.entries():
+        if entry.engine is None or (native and not entry.engine.native):
+            continue
+        option_sets = dict(ENGINE_OPTIONS.get(entry.name, {}))
+        for label, options in entry.variants.items():
+            if options not in option_sets.values():
+                option_sets[label if label not in option_sets else f"variant:{label}"] = options
+        cases += [(entry.name, label, options) for label, options in option_sets.items()]
+    return cases
 
 
 @pytest.fixture(autouse=True)

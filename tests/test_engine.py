@@ -3,33 +3,15 @@ parity with the per-step loop, masks and recurrent dropout, engine selection, fa
 
 import pytest
 import torch
-from conftest import LSTM_OPTIONS, as_tuple, gradcheck_engine_function, gradcheck_padded_layer, randomise
+from conftest import as_tuple, engine_cases, gradcheck_engine_function, gradcheck_padded_layer, randomise
 from torch.func import functional_call
 
 import rnnzoo
 from rnnzoo import engine
-from rnnzoo.engine import linalg, lstm_backward
+from rnnzoo.engine import common, linalg, lstm_backward
 from rnnzoo.engine.lstm import gate_scale
 
-CASES = ([("lstm", label, o) for label, o in LSTM_OPTIONS.items()]
-         + [("gru", "reset_after", {}), ("gru", "reset_before", {"reset_after": False}),
-            ("elman", "tanh", {}), ("elman", "relu", {"activation": "relu"}),
-            ("jordan", "tanh", {}), ("jordan", "relu+sigmoid+output_size",
-                                     {"activation": "relu", "output_activation": "sigmoid", "output_size": 2}),
-            ("jordan", "identity+tanh", {"activation": "identity"}),
-            ("ctrnn", "euler", {"tau": 1.5}), ("ctrnn", "sigmoid+fixed_tau+dt", {"activation": "sigmoid",
-                                                                             "learn_tau": False, "dt": 0.5}),
-            ("ctrnn", "relu", {"activation": "relu", "dt": 0.1}),
-            ("ctrnn", "identity", {"activation": "identity", "dt": 0.1}),
-            ("ctrnn", "rk4", {"method": "rk4", "dt": 0.5, "tau": 1.5}),
-            ("ctrnn", "rk4+relu", {"method": "rk4", "activation": "relu", "dt": 0.1, "tau": 2.0}),
-            ("ctrnn", "rk4+sigmoid+fixed_tau", {"method": "rk4", "activation": "sigmoid", "learn_tau": False}),
-            ("second_order", "sigmoid", {}), ("second_order", "tanh", {"activation": "tanh"}),
-            ("second_order", "rank+sigmoid", {"rank": 2}), ("second_order", "rank+tanh", {"rank": 4, "activation": "tanh"}),
-            ("rmlp", "tanh", {}), ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}),
-            ("rmlp", "relu", {"activation": "relu", "layer_sizes": (4,)}),
-            ("fully_recurrent", "tanh", {}),
-            ("fully_recurrent", "sigmoid+units", {"activation": "sigmoid", "input_units": 2, "output_units": 2})])
+CASES = engine_cases()  # every registered entry with an engine, ENGINE_OPTIONS' sets and its variants
 IDS = [f"{name}:{label}" for name, label, _ in CASES]
 
 
@@ -47,7 +29,7 @@ def _python_engine(monkeypatch):
 @pytest.mark.parametrize("name,label,options", CASES, ids=IDS)
 def test_gradcheck_float64_of_the_sequence_function(name, label, options, padded, dropout, monkeypatch):
     monkeypatch.setattr(lstm_backward, "CHUNK_NUMBERS", 1)  # backward in chunks of one step
-    monkeypatch.setattr(engine, "TANH_BY_SIGMOID", 0)  # tanh as 2 σ(2 v) - 1 at every size
+    monkeypatch.setattr(common, "TANH_BY_SIGMOID", 0)  # tanh as 2 σ(2 v) - 1 at every size
     cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
     assert gradcheck_engine_function(cell, padded, dropout)
 
@@ -67,13 +49,13 @@ def products(request, monkeypatch):
     every size: oneDNN products and tanh as 2 σ(2 v) - 1."""
     if request.param == "mkl":
         monkeypatch.setattr(linalg, "use_onednn", False)
-        monkeypatch.setattr(engine, "TANH_BY_SIGMOID", 1 << 62)
+        monkeypatch.setattr(common, "TANH_BY_SIGMOID", 1 << 62)
     else:
         if not linalg.available():
             pytest.skip("oneDNN products are not available in this torch build")
         monkeypatch.setattr(linalg, "STEP_MACS", 0)
         monkeypatch.setattr(linalg, "GRAM_SIZE", 0)
-        monkeypatch.setattr(engine, "TANH_BY_SIGMOID", 0)
+        monkeypatch.setattr(common, "TANH_BY_SIGMOID", 0)
     return request.param
 
 
@@ -183,8 +165,8 @@ def test_recurrent_dropout_is_applied_in_training_only(name):
 
 def _count_calls(monkeypatch, module):
     calls = []
-    real = module.run
-    monkeypatch.setattr(module, "run", lambda *a: calls.append(1) or real(*a))
+    real = module.ENGINE.run
+    monkeypatch.setattr(module.ENGINE, "run", lambda *a: calls.append(1) or real(*a))
     return calls
 
 
@@ -250,7 +232,7 @@ def test_auto_trains_padded_batches_on_the_engine(monkeypatch):
 def test_ineligible_cells_fall_back_to_the_loop():
     layer = rnnzoo.Recurrent("cascaded", 3, 4)
     assert "no sequence engine for CascadedCell" in layer.engine_ineligible_reason()
-    assert layer._sequence_runner(layer.cells[0], torch.float32, {}) is None
+    assert layer.plan(torch.float32).engine is None and layer.path() == "loop"
     y, _ = layer(torch.randn(5, 2, 3))
     assert y.shape == (5, 2, 4)
 
@@ -284,7 +266,7 @@ def test_autocast_falls_back_to_the_loop():
     layer = rnnzoo.LSTM(3, 4, peephole=True)
     x = torch.randn(5, 2, 3)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert layer._sequence_runner(layer.cells[0], x.dtype, {}, "cpu") is None
+        assert layer.plan(x.dtype, backward=False, device_type="cpu").engine is None
         y = layer(x)[0]
     assert y.shape == (5, 2, 4) and torch.isfinite(y).all()
 

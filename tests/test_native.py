@@ -10,29 +10,29 @@ import sys
 
 import pytest
 import torch
-from conftest import LSTM_OPTIONS, as_tuple, gradcheck_engine_function, gradcheck_padded_layer, randomise
+from conftest import (
+    as_tuple,
+    engine_cases,
+    gradcheck_engine_function,
+    gradcheck_padded_layer,
+    randomise,
+)
 
 import rnnzoo
 from rnnzoo.cli import main
 from rnnzoo.engine import linalg, lstm_backward, native
 
-# (name, label, options, the kernel its forward calls, the kernel its backward calls, or None: Python)
-CASES = ([("lstm", label, o, "lstm_forward", "lstm_backward") for label, o in LSTM_OPTIONS.items()]
-         + [("elman", "tanh", {}, "elman_forward", None),
-            ("elman", "relu", {"activation": "relu"}, "elman_forward", None),
-            ("jordan", "tanh", {}, "jordan_forward", "jordan_backward"),
-            ("jordan", "relu+sigmoid+output_size", {"activation": "relu", "output_activation": "sigmoid",
-                                                    "output_size": 2}, "jordan_forward", "jordan_backward"),
-            ("ctrnn", "euler", {"tau": 1.5}, "ctrnn_forward", None),
-            ("ctrnn", "sigmoid+fixed_tau+dt", {"activation": "sigmoid", "learn_tau": False, "dt": 0.5},
-             "ctrnn_forward", None),
-            ("ctrnn", "rk4", {"method": "rk4", "dt": 0.5, "tau": 1.5}, "ctrnn_rk4_forward", "ctrnn_rk4_backward"),
-            ("ctrnn", "rk4+relu", {"method": "rk4", "activation": "relu", "dt": 0.1, "tau": 2.0},
-             "ctrnn_rk4_forward", "ctrnn_rk4_backward"),
-            ("rmlp", "tanh", {}, "elman_forward", None),
-            ("rmlp", "sigmoid+3_layers", {"activation": "sigmoid", "layer_sizes": (5, 2)}, "elman_forward", None),
-            ("fully_recurrent", "sigmoid+units", {"activation": "sigmoid", "input_units": 2, "output_units": 2},
-             "elman_forward", None)])
+
+def _with_kernels(name, label, options):
+    """The case with the compiled functions its loops call, as its engine declares them (Engine.native_kernels):
+    (forward kernel, backward kernel or None when the backward loop runs in Python)."""
+    from rnnzoo import registry
+    cell = rnnzoo.Recurrent(name, 3, 3, **options).cells[0]
+    return (name, label, options, *registry.get(name).engine.native_kernels(cell))
+
+
+# every registered entry whose engine runs on the compiled kernels, with the option sets of tests/test_engine.py
+CASES = [_with_kernels(*case) for case in engine_cases(native=True)]
 IDS = [f"{c[0]}:{c[1]}" for c in CASES]
 
 
@@ -43,9 +43,9 @@ def calls(native_kernels, monkeypatch):
 
     class Spy:
         def __getattr__(self, name):
-            def call(*args):
+            def call(*args, **kwargs):
                 counts[name] += 1
-                return getattr(native_kernels, name)(*args)
+                return getattr(native_kernels, name)(*args, **kwargs)
             return call
 
     monkeypatch.delenv("RNNZOO_NATIVE", raising=False)

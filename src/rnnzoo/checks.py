@@ -1,12 +1,40 @@
-"""Input checks for the driver: every message names the argument, what was expected and what came."""
+"""Argument checks shared by the whole library: every message names the argument, what was expected and
+what came. The ground floor: it imports nothing of rnnzoo, so the cells, the driver, the data readers, the
+memories, the reservoirs, the tasks and the CLI can all use it."""
 
 from __future__ import annotations
+
+import argparse
 
 import torch
 
 
 def _shape(t) -> str:
     return "(" + ", ".join(str(s) for s in t) + ")"
+
+
+def check_size(value, argument: str, minimum: int = 1) -> int:
+    """value as an int >= minimum (bools refused), or a TypeError/ValueError naming `argument`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{argument} must be >= {minimum}, got {value}")
+    return value
+
+
+def int_range(low: int, high: int | None = None):
+    """An argparse `type=` accepting an int in [low, high] (high None: no upper bound)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {value}")
+        return value
+    parse.__name__ = "integer"  # argparse names the type in some messages
+    return parse
 
 
 def all_finite(t: torch.Tensor) -> bool:

@@ -30,6 +30,8 @@ import importlib
 import pkgutil
 import sys
 
+from .checks import int_range  # noqa: F401  (the commands' argparse type; lives on the ground floor)
+
 PROG = "rnnzoo"
 
 
@@ -42,21 +44,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
-
-
-def int_range(low: int, high: int | None = None):
-    """An argparse `type=` accepting an int in [low, high] (high None: no upper bound)."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"from {low} to {high}"
-            raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {value}")
-        return value
-    parse.__name__ = "integer"  # argparse names the type in some messages
-    return parse
 
 
 def command_modules() -> list:

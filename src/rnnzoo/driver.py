@@ -20,6 +20,7 @@ from . import fused as fused_kernels
 from . import registry
 from .cells.base import Cell
 from .checks import check_input, check_lengths, check_state, check_step_inputs
+from .plan import Plan, plan
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 ENGINES = ("auto", "fast", "native", "loop")
@@ -49,17 +50,16 @@ class Recurrent(nn.Module):
             (num_layers * D, N, ...), as in torch.
         fused: "auto" runs torch's fused kernel when `fused_eligible()` holds and the generic loop
             otherwise; True insists on the kernel (an error when it cannot apply); False never uses it.
-        engine: how the generic (non-fused) path runs. "auto" runs the cell's sequence engine
-            (rnnzoo.engine: the whole sequence in one autograd Function with a hand-written backward;
-            lstm, gru, elman, jordan, rmlp, ctrnn, second_order with the full weight) when
-            `engine_ineligible_reason()` is None and the per-step loop
-            otherwise; "fast" insists on the engine (an error when it cannot apply); "loop" always
-            runs the per-step loop, the reference. The engine's backward is first-order only:
-            create_graph=True (double backward, gradient penalties) needs engine="loop".
-            The engines run their loops in compiled C++ (rnnzoo.engine.native: lstm, elman, jordan,
-            rmlp, ctrnn) when that has been built on this machine (`rnnzoo native build`) and in
-            Python otherwise; "native" insists on the compiled kernels, builds them on first use (a
-            C++ compiler and about 20 s) and never takes torch's fused kernel.
+        engine: how the generic (non-fused) path runs. "auto" runs the cell's sequence engine (the
+            `Engine` its registry entry declares, rnnzoo.engine: the whole sequence in one autograd
+            Function with a hand-written backward) when `engine_ineligible_reason()` is None and the
+            per-step loop otherwise; "fast" insists on the engine (an error when it cannot apply);
+            "loop" always runs the per-step loop, the reference. The engine's backward is first-order
+            only: create_graph=True (double backward, gradient penalties) needs engine="loop". Engines
+            whose entry says `native` run their loops in compiled C++ (rnnzoo.engine.native) when that
+            has been built on this machine (`rnnzoo native build`) and in Python otherwise; "native"
+            insists on the compiled kernels, builds them on first use (a C++ compiler and about 40 s)
+            and never takes torch's fused kernel. `rnnzoo models` lists which cells have which.
         **cell_options: options of the cell, e.g. peephole=True for "lstm" (see the cell's docstring).
 
     Call: `output, state = layer(x, state=None, lengths=None, **step_inputs)`
@@ -123,22 +123,26 @@ class Recurrent(nn.Module):
             raise ValueError(f"engine={engine!r}, but this layer has no sequence engine: "
                              f"{self.engine_ineligible_reason()}")
         if engine == "native":
-            if fused is True:
-                raise ValueError("fused=True and engine='native' ask for two different kernels; pick one")
-            covered = [sequence_engine.native_reason(cell) for cell in self.cells]
-            if any(r is not None and r.startswith("no compiled kernels") for r in covered):
-                raise ValueError(f"engine='native', but this layer cannot use the compiled kernels: "
-                                 f"{next(r for r in covered if r is not None)}")
-            try:
-                from .engine import native
-                native.build()
-            except RuntimeError as e:
-                raise ValueError(f"engine='native', but the compiled kernels are unavailable: {e}") from e
-            reason = self.native_ineligible_reason()
-            if reason is not None:
-                raise ValueError(f"engine='native', but this layer cannot use the compiled kernels: {reason}")
+            self._check_native(fused)
 
     # --- construction helpers -------------------------------------------------------------------
+    def _check_native(self, fused):
+        """engine="native": the compiled kernels cover these cells; build them now (or raise)."""
+        if fused is True:
+            raise ValueError("fused=True and engine='native' ask for two different kernels; pick one")
+        covered = [sequence_engine.native_reason(cell) for cell in self.cells]
+        if any(r is not None and r.startswith("no compiled kernels") for r in covered):
+            raise ValueError(f"engine='native', but this layer cannot use the compiled kernels: "
+                             f"{next(r for r in covered if r is not None)}")
+        try:
+            from .engine import native
+            native.build()
+        except RuntimeError as e:
+            raise ValueError(f"engine='native', but the compiled kernels are unavailable: {e}") from e
+        reason = self.native_ineligible_reason()
+        if reason is not None:
+            raise ValueError(f"engine='native', but this layer cannot use the compiled kernels: {reason}")
+
     @staticmethod
     def _cell_class(cell):
         if isinstance(cell, type) and issubclass(cell, Cell):
@@ -181,10 +185,10 @@ class Recurrent(nn.Module):
     def engine_ineligible_reason(self, dtype=None, step_inputs=()) -> str | None:
         """Why the generic path cannot run on a sequence engine (rnnzoo.engine), or None when it can.
 
-        Conditions: the cell's exact class has an engine (lstm with any option, gru, elman, jordan,
-        rmlp, ctrnn with Euler or RK4 steps, second_order with the full weight) or the cell defines `run_sequence`; per-step inputs only those the
-        engine takes (ctrnn's dt); x is float32 or float64. A call also
-        falls back to the loop under autocast and inside torch.func transforms.
+        Conditions: the cell's exact class has an engine on its registry entry (`Entry.engine`; `rnnzoo
+        models` lists them) or the cell defines `run_sequence`; the engine takes the cell's options
+        (`Engine.cell_reason`) and the per-step inputs (ctrnn's dt); x is float32 or float64. A call
+        also falls back to the loop under autocast and inside torch.func transforms.
         """
         for cell in self.cells:
             reason = sequence_engine.ineligible_reason(cell, dtype, step_inputs)
@@ -194,66 +198,30 @@ class Recurrent(nn.Module):
 
     def native_ineligible_reason(self, like: torch.Tensor | None = None) -> str | None:
         """Why the engine will not run this layer on the compiled kernels (rnnzoo.engine.native) for
-        input like `like`, or None when it will: every cell's class must have them (lstm, elman,
-        jordan, rmlp, ctrnn), they must be built and loadable, RNNZOO_NATIVE=0 unset, the input
-        float32 or float64 on the CPU."""
+        input like `like`, or None when it will: every cell's engine must have them (`Engine.native`),
+        they must be built and loadable, RNNZOO_NATIVE=0 unset, the input float32 or float64 on the CPU."""
         for cell in self.cells:
             reason = sequence_engine.native_reason(cell, like)
             if reason is not None:
                 return reason
         return None
 
-    def _sequence_runner(self, cell, dtype, step_inputs, device_type=None, like=None):
-        """The engine's runner for `cell` in this call, or None for the per-step loop."""
-        if self.engine == "loop":
-            return None
-        reason = sequence_engine.ineligible_reason(cell, dtype, step_inputs, device_type)
-        if reason is None and self.engine == "native" and like is not None:
-            reason = sequence_engine.native_reason(cell, like)
-        if reason is None:
-            return sequence_engine.runner(cell)
-        if self.engine in ("fast", "native"):
-            raise ValueError(f"engine={self.engine!r}, but this call cannot use the sequence engine: {reason}")
-        return None
-
-    def _engine_trains_faster(self, dtype, device_type: str, padded: bool) -> bool:
-        """fused="auto" with a backward to come: the engine instead of torch's kernel where the
-        engine trains faster on this device and can run this call. On CPU that is Elman always
-        (rnnzoo.engine.trains_faster, measured) and every cell with an engine on padded
-        batches: torch runs those packed, and its packed CPU backward fills a full-size gradient
-        at every step (quadratic in L: 16.5 s against the engine's 0.4 s for a bidirectional
-        LSTM(128) on 64 x 400 steps)."""
-        return (self.engine != "loop" and device_type == "cpu"
-                and (padded or all(sequence_engine.trains_faster(cell) for cell in self.cells))
-                and all(sequence_engine.ineligible_reason(cell, dtype, (), device_type) is None
-                        for cell in self.cells))
+    def plan(self, dtype=torch.float32, backward: bool | None = None, device_type: str = "cpu",
+             step_inputs=(), padded: bool = False) -> Plan:
+        """How a call runs (rnnzoo.plan): Plan(path, engine, reason). Arguments as for `path`."""
+        backward = self.training if backward is None else backward
+        return plan(self, dtype, device_type, backward, padded, step_inputs)
 
     def path(self, dtype=torch.float32, backward: bool | None = None, device_type: str = "cpu",
              step_inputs=(), padded: bool = False) -> str:
         """Which path a call takes: "fused" (torch's kernel), "native" (rnnzoo.engine on its compiled
-        kernels), "engine" (rnnzoo.engine in Python) or "loop".
+        kernels), "engine" (rnnzoo.engine in Python) or "loop"; `plan(...).reason` says why.
 
         backward: whether the call records autograd for a backward pass (default: the layer's
         training mode); padded: whether it has lengths (or a PackedSequence). With fused="auto",
-        training runs on the engine where it beats torch's kernel (see `_engine_trains_faster`).
+        training runs on the engine where it beats torch's kernel (rnnzoo.plan).
         """
-        backward = self.training if backward is None else backward
-        if self._uses_fused(dtype, backward, device_type, step_inputs, padded):
-            return "fused"
-        if self.engine != "loop" and self.engine_ineligible_reason(dtype, step_inputs) is None:
-            like = torch.empty(0, dtype=dtype, device=device_type)
-            return "native" if self.native_ineligible_reason(like) is None else "engine"
-        return "loop"
-
-    def _uses_fused(self, dtype, backward: bool, device_type: str, step_inputs, padded: bool) -> bool:
-        if (self.fused is False or self.engine == "native" or step_inputs
-                or self.fused_ineligible_reason(dtype=dtype) is not None):
-            return False
-        if self.fused == "auto" and device_type == "cpu" and self.engine != "loop" and all(
-                sequence_engine.native_beats_fused(cell)
-                and sequence_engine.ineligible_reason(cell, dtype, (), device_type) is None for cell in self.cells):
-            return False  # e.g. lstm with proj_size, which torch runs outside oneDNN
-        return not (self.fused == "auto" and backward and self._engine_trains_faster(dtype, device_type, padded))
+        return self.plan(dtype, backward, device_type, step_inputs, padded).path
 
     # --- forward ------------------------------------------------------------------------------
     def forward(self, x, state=None, lengths=None, **step_inputs):
@@ -279,19 +247,16 @@ class Recurrent(nn.Module):
         step_inputs = check_step_inputs(step_inputs, x, self.batch_first, unbatched)
         states = self._split_state(state, x, unbatched)
 
-        if self.fused is True:
-            reason = self.fused_ineligible_reason(dtype=x.dtype)
-            if reason:
-                raise ValueError(f"fused=True, but this call cannot use torch's fused kernel: {reason}")
         backward = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        if self._uses_fused(x.dtype, backward, x.device.type, step_inputs, lengths is not None):
+        how = plan(self, x.dtype, x.device.type, backward, lengths is not None, step_inputs, like=x)
+        if how.path == "fused":
             source = seq if packed else (x if lengths is None else
                                          pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False))
             out, finals = fused_kernels.run(self, source, states)
             if not packed and lengths is not None:
                 out = pad_packed_sequence(out, total_length=L)[0]
         else:
-            out, finals = self._run_stack(x, states, lengths, step_inputs)
+            out, finals = self._run_stack(x, states, lengths, step_inputs, how.engine)
             if packed:
                 out = _repack(out, lengths, seq)
 
@@ -301,7 +266,7 @@ class Recurrent(nn.Module):
             out = out.transpose(0, 1)
         return out, self._join_state(finals, unbatched)
 
-    def _run_stack(self, x, states, lengths, step_inputs):
+    def _run_stack(self, x, states, lengths, step_inputs, engine):
         finals, D = [None] * len(self.cells), self.num_directions
         for layer in range(self.num_layers):
             outputs = []
@@ -309,10 +274,11 @@ class Recurrent(nn.Module):
                 i = layer * D + d
                 extra = step_inputs  # every layer sees the same per-step inputs (e.g. dt)
                 if d == 0:
-                    y, finals[i] = self._run_cell(self.cells[i], x, states[i], lengths, extra)
+                    y, finals[i] = self._run_cell(self.cells[i], x, states[i], lengths, extra, engine)
                 else:
                     extra = {k: _reverse(v, lengths) for k, v in extra.items()}
-                    y, finals[i] = self._run_cell(self.cells[i], _reverse(x, lengths), states[i], lengths, extra)
+                    y, finals[i] = self._run_cell(self.cells[i], _reverse(x, lengths), states[i], lengths, extra,
+                                                   engine)
                     y = _reverse(y, lengths)
                 outputs.append(y)
             x = self._merge(outputs)
@@ -320,10 +286,9 @@ class Recurrent(nn.Module):
                 x = F.dropout(x, self.dropout, self.training)
         return x, finals
 
-    def _run_cell(self, cell, x, state, lengths, step_inputs):
-        """The time loop for one cell over time-major x (L, N, ...): the cell's sequence engine when
-        `_sequence_runner` gives one, else the per-step loop below (the reference)."""
-        run = self._sequence_runner(cell, x.dtype, step_inputs, x.device.type, like=x)
+    def _run_cell(self, cell, x, state, lengths, step_inputs, run):
+        """The time loop for one cell over time-major x (L, N, ...): the sequence engine `run` when
+        the plan gives one, else the per-step loop below (the reference)."""
         xs = cell.project(x, **step_inputs) if run is None else run.project(cell, x, **step_inputs)
         rec_mask = None
         if self.recurrent_dropout > 0 and self.training:

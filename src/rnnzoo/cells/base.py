@@ -23,6 +23,8 @@ import math
 import torch
 from torch import nn
 
+from ..checks import check_size
+
 ACTIVATIONS = {
     "tanh": torch.tanh,
     "relu": torch.relu,
@@ -36,14 +38,6 @@ def get_activation(name: str, argument: str = "activation"):
     if name not in ACTIVATIONS:
         raise ValueError(f"{argument} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
-
-
-def check_size(value, argument: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{argument} must be >= {minimum}, got {value}")
-    return value
 
 
 def dropped(state: tuple, rec_mask, i: int = 0) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..driver import NamedRecurrent
+from ..engine import ctrnn as engine
 from ..registry import Entry, register
 from .base import Cell, get_activation, init_blocks_
 
@@ -166,4 +167,5 @@ register(Entry(
     layer=CTRNN,
     variants={"default": {}, "rk4": {"method": "rk4", "dt": 0.5},
               "fixed_tau": {"tau": 2.0, "learn_tau": False}, "sigmoid": {"activation": "sigmoid"}},
-    torch_counterpart="rnn"))
+    torch_counterpart="rnn",
+    engine=engine.ENGINE))

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ..driver import NamedRecurrent
+from ..engine import elman as engine
 from ..interop import keras as _keras
 from ..interop import torch as _torch
 from ..registry import Entry, register
@@ -92,4 +93,5 @@ class Elman(NamedRecurrent):
 register(Entry(
     "elman", ElmanCell, "Elman simple recurrent network (tanh or relu)",
     "h' = act(W x + U h + b)", "Elman 1990, Finding structure in time", layer=Elman,
-    variants={"default": {}, "relu": {"activation": "relu"}}, torch_counterpart="rnn"))
+    variants={"default": {}, "relu": {"activation": "relu"}}, torch_counterpart="rnn",
+    engine=engine.ENGINE))

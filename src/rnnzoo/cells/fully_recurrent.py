@@ -6,9 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_size
 from ..driver import NamedRecurrent
+from ..engine import fully_recurrent as engine
 from ..registry import Entry, register
-from .base import Cell, check_size, dropped, get_activation, init_blocks_
+from .base import Cell, dropped, get_activation, init_blocks_
 
 
 class FullyRecurrentCell(Cell):
@@ -110,4 +112,5 @@ register(Entry(
     layer=FullyRecurrent,
     variants={"default": {}, "sigmoid": {"activation": "sigmoid"},
               "units": {"input_units": 2, "output_units": 3}},
-    torch_counterpart="rnn"))
+    torch_counterpart="rnn",
+    engine=engine.ENGINE))

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..driver import NamedRecurrent
+from ..engine import gru as engine
 from ..interop import keras as _keras
 from ..interop import torch as _torch
 from ..registry import Entry, register
@@ -113,4 +114,5 @@ class GRU(NamedRecurrent):
 register(Entry(
     "gru", GRUCell, "Gated recurrent unit (reset gate after or before the recurrent matmul)",
     "h' = (1 - z) n + z h", "Cho et al. 2014", layer=GRU,
-    variants={"default": {}, "reset_before": {"reset_after": False}}, torch_counterpart="gru"))
+    variants={"default": {}, "reset_before": {"reset_after": False}}, torch_counterpart="gru",
+    engine=engine.ENGINE))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_size
 from ..driver import NamedRecurrent
+from ..engine import jordan as engine
 from ..registry import Entry, register
-from .base import Cell, check_size, dropped, get_activation, init_blocks_
+from .base import Cell, dropped, get_activation, init_blocks_
 
 
 class JordanCell(Cell):
@@ -95,4 +97,5 @@ class Jordan(NamedRecurrent):
 register(Entry(
     "jordan", JordanCell, "Jordan network: the context is the previous output",
     "h = act(W x + U y + b); y' = act_y(V h + c)", "Jordan 1986, Serial order", layer=Jordan,
-    variants={"default": {}, "output_size": {"output_size": 3}}, torch_counterpart="rnn"))
+    variants={"default": {}, "output_size": {"output_size": 3}}, torch_counterpart="rnn",
+    engine=engine.ENGINE))

@@ -6,11 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_size
 from ..driver import NamedRecurrent
+from ..engine import lstm as engine
 from ..interop import keras as _keras
 from ..interop import torch as _torch
 from ..registry import Entry, register
-from .base import Cell, check_size, dropped, init_blocks_
+from .base import Cell, dropped, init_blocks_
 
 
 class LSTMCell(Cell):
@@ -158,9 +160,11 @@ class LSTM(NamedRecurrent):
 
 register(Entry(
     "lstm", LSTMCell, "Long short-term memory (peephole, coupled, layer_norm, proj_size options)",
-    "c' = f c + i g; h' = o tanh(c')", "Hochreiter & Schmidhuber 1997; Gers & Schmidhuber 2000",
+    "c' = f c + i g; h' = o tanh(c')",
+    "Hochreiter & Schmidhuber 1997; Gers & Schmidhuber 2000; Greff et al. 2017; Ba et al. 2016",
     layer=LSTM,
     variants={"default": {}, "peephole": {"peephole": True}, "coupled": {"coupled": True},
               "layer_norm": {"layer_norm": True}, "proj_size": {"proj_size": 2},
               "peephole+coupled": {"peephole": True, "coupled": True}},
-    torch_counterpart="lstm"))
+    torch_counterpart="lstm",
+    engine=engine.ENGINE))

@@ -6,9 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_size
 from ..driver import NamedRecurrent
+from ..engine import rmlp as engine
 from ..registry import Entry, register
-from .base import Cell, check_size, dropped, get_activation, init_blocks_
+from .base import Cell, dropped, get_activation, init_blocks_
 
 
 def _check_layer_sizes(layer_sizes, hidden_size: int) -> tuple[int, ...]:
@@ -123,4 +125,5 @@ register(Entry(
     layer=RecurrentMLP,
     variants={"default": {}, "layer_sizes": {"layer_sizes": (5, 2)},
               "relu": {"activation": "relu"}},
-    torch_counterpart="rnn"))
+    torch_counterpart="rnn",
+    engine=engine.ENGINE))

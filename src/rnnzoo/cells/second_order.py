@@ -8,9 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_size
 from ..driver import NamedRecurrent
+from ..engine import second_order as engine
 from ..registry import Entry, register
-from .base import Cell, check_size, dropped, get_activation
+from .base import Cell, dropped, get_activation
 
 
 class SecondOrderCell(Cell):
@@ -139,4 +141,5 @@ register(Entry(
     "Giles et al. 1992, Learning and extracting finite state automata with second-order RNNs",
     layer=SecondOrder,
     variants={"default": {}, "tanh": {"activation": "tanh"}, "rank": {"rank": 2}},
-    torch_counterpart="rnn"))
+    torch_counterpart="rnn",
+    engine=engine.ENGINE))

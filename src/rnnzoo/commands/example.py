@@ -10,7 +10,8 @@ import argparse
 
 import numpy as np
 
-from ..cli import CommandError, int_range
+from ..checks import int_range
+from ..cli import CommandError
 
 NAME = "example"
 HELP = "run a small worked example (addition)"

@@ -11,7 +11,7 @@ Examples:
 
 from __future__ import annotations
 
-from ..cli import int_range
+from ..checks import int_range
 
 NAME = "generate"
 HELP = "sample text from a trained charlm run; a mackey-glass run's free run"

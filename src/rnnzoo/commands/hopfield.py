@@ -21,7 +21,8 @@ import argparse
 import math
 import os
 
-from ..cli import CommandError, int_range
+from ..checks import int_range
+from ..cli import CommandError
 
 NAME = "hopfield"
 HELP = "Hopfield networks: capacity sweep against the load, and picture recall"

@@ -1,7 +1,7 @@
 """Build or inspect the optional compiled kernels of the sequence engines (rnnzoo.engine.native).
 
 `pip install rnnzoo` compiles nothing; `rnnzoo native build` compiles the engines' C++ loops on this
-machine (a C++ compiler and ninja: `pip install "rnnzoo[native]"` brings ninja), about 20 s, cached
+machine (a C++ compiler and ninja: `pip install "rnnzoo[native]"` brings ninja), about 40 s, cached
 for every later process. Without them the engines run in Python, the same results more slowly.
 
 Examples:
@@ -21,7 +21,7 @@ HELP = "build the optional compiled kernels of the sequence engines, or show the
 
 def configure(parser):
     sub = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND", parser_class=type(parser))
-    build = sub.add_parser("build", help="compile the kernels (about 20 s) or find the cached build")
+    build = sub.add_parser("build", help="compile the kernels (about 40 s) or find the cached build")
     build.set_defaults(run=run_build)
     status = sub.add_parser("status", help="whether the engines use the compiled kernels, and why not")
     status.set_defaults(run=run_status)

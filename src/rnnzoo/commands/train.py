@@ -21,7 +21,8 @@ import os
 from pathlib import Path
 
 from .. import registry
-from ..cli import CommandError, int_range
+from ..checks import int_range
+from ..cli import CommandError
 
 NAME = "train"
 HELP = "train a model on a task (addition, sentiment, charlm; mackey-glass: an ESN in closed form)"
@@ -110,12 +111,12 @@ def hide_backprop_options(parser, task) -> None:
 
 
 def configure(parser):
-    from ..train.tasks import TASKS
+    from ..train.tasks import TASKS, ClosedFormTask
     sub = parser.add_subparsers(title="tasks", metavar="TASK", dest="task")
     for task in TASKS.values():
         p = sub.add_parser(task.name, help=task.description, description=task.description)
         add_common(p, task)
-        if task.closed_form:
+        if isinstance(task, ClosedFormTask):
             hide_backprop_options(p, task)
         task.add_arguments(p.add_argument_group(f"{task.name} options"))
         p.set_defaults(run=run, parser=p)
@@ -168,9 +169,9 @@ def _number(value: float) -> str:
 
 def run(args):
     from ..train import fit as training
-    from ..train.tasks import TASKS
+    from ..train.tasks import TASKS, ClosedFormTask
     args = apply_config_file(args)
-    if TASKS[args.task].closed_form:
+    if isinstance(TASKS[args.task], ClosedFormTask):
         return run_closed_form(args, TASKS[args.task])
     try:
         entry = registry.get(args.model)

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from ..cells.base import check_size
+from ..checks import check_size
 
 
 def _positive(value, argument: str) -> float:

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from ..cells.base import check_size
+from ..checks import check_size
 
 TRANSFORMS = (None, "tanh")
 

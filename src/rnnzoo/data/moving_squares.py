@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ..cells.base import check_size
+from ..checks import check_size
 
 
 def _int_range(value, argument: str, minimum: int = 1) -> tuple[int, int]:

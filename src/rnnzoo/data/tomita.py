@@ -27,7 +27,7 @@ import re
 
 import torch
 
-from ..cells.base import check_size
+from ..checks import check_size
 
 # Minimal DFAs: (transitions [state][symbol] -> state, accepting states); start state 0.
 DFAS = {

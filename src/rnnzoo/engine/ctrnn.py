@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import torch
 
-from . import (
+from . import native
+from .common import (
     ACTIVATIONS,
     activate,
     activation_grad,
@@ -40,15 +41,12 @@ from . import (
     flat,
     masked_grad,
     masked_output,
-    native,
     needs_grad,
     tanh_into,
     with_prev,
 )
+from .interface import Engine
 from .linalg import Right, gram, gram_layout, linear
-
-STEP_INPUTS = ("dt",)
-NATIVE = True  # rnnzoo.engine.native has this engine's forward (Euler and RK4) and RK4's backward
 
 
 def cell_reason(cell):
@@ -77,8 +75,8 @@ def _forward(u, C, h0, W, mask, act):
     kernels = native.kernels(u)
     if kernels is not None:
         mask = None if mask is None else mask.expand(N, H)
-        Hh, Y = kernels.ctrnn_forward(*native.contiguous(u, C.expand(L, N, H), h0, W, mask), ACTIVATIONS.index(act),
-                                      Right(W, N).packed)
+        Hh, Y = kernels.ctrnn_forward(**native.contiguous(u=u, c=C.expand(L, N, H), h0=h0, W_hh=W, mask=mask,
+                                                          act=ACTIVATIONS.index(act), W_hh_packed=Right(W, N).packed))
         return Hh, Y
     Hh, Y = u.new_empty((L, N, H)), u.new_empty((L, N, H))
     Hs, Ys, us, Cs, Wm = Hh.unbind(0), Y.unbind(0), u.unbind(0), C.unbind(0), Right(W, N)
@@ -100,8 +98,9 @@ def _forward_rk4(u, C, h0, W, mask, act):
     kernels = native.kernels(u)
     if kernels is not None:
         mask = None if mask is None else mask.expand(N, H)
-        return tuple(kernels.ctrnn_rk4_forward(*native.contiguous(u, C.expand(L, N, H), h0, W, mask),
-                                               ACTIVATIONS.index(act), Right(W, N).packed))
+        return tuple(kernels.ctrnn_rk4_forward(**native.contiguous(
+            u=u, c=C.expand(L, N, H), h0=h0, W_hh=W, mask=mask, act=ACTIVATIONS.index(act),
+            W_hh_packed=Right(W, N).packed)))
     hs, Y = u.new_empty((2, N, H)), u.new_empty((L, N, H))  # h: two buffers taking turns
     S, K = u.new_empty((3, L, N, H)), u.new_empty((4, L, N, H))
     Wm, m1 = Right(W, N), u.new_full((), -1.0)
@@ -132,8 +131,9 @@ def _backward_rk4(G, C, Y, S, K, s0, W, mask, act):
     kernels = native.kernels(G)
     if kernels is not None:
         m = None if mask is None else mask.expand(N, H)
-        return kernels.ctrnn_rk4_backward(*native.contiguous(G, C.expand(L, N, H), Y, S, K, s0, W.t(), m),
-                                          ACTIVATIONS.index(act), Right(W.t(), N).packed)
+        return kernels.ctrnn_rk4_backward(**native.contiguous(
+            G=G, c=C.expand(L, N, H), Y=Y, S=S, K=K, s0=s0, W_hh_t=W.t(), mask=m, act=ACTIVATIONS.index(act),
+            W_hh_t_packed=Right(W.t(), N).packed))
     dK, dA = torch.empty_like(K), torch.empty_like(G)
     WT = Right(W.t(), N)
     for t in range(L - 1, -1, -1):
@@ -254,3 +254,12 @@ def run(cell, xs, state, valid, rec_mask):
         Hh, Y = _forward(u, C, h0, cell.weight_hh, mask, cell.activation)
         hT = Hh[-1]
     return masked_output(Y, valid), (hT,)
+
+
+def native_kernels(cell):
+    """rnnzoo.engine.native has the forward loop of both methods and RK4's backward loop."""
+    return ("ctrnn_rk4_forward", "ctrnn_rk4_backward") if cell.method == "rk4" else ("ctrnn_forward", None)
+
+
+ENGINE = Engine("rnnzoo.engine.ctrnn", project, run, cell_reason=cell_reason, step_inputs=("dt",),
+                native=True, native_kernels=native_kernels)

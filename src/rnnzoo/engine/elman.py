@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from . import (
+from . import native
+from .common import (
     ACTIVATIONS,
     activate,
     activation_grad,
@@ -15,29 +16,19 @@ from . import (
     flat,
     masked_grad,
     masked_output,
-    native,
     needs_grad,
     state_grad,
     step_masks,
     with_prev,
 )
+from .interface import Engine
 from .linalg import Right, gram, gram_layout, linear
-
-# Training (forward + backward) on the engine beats torch's fused nn.RNN on CPU at both benchmark
-# sizes and thread counts (2 threads, three runs: 1.04-1.54x at (64, 100, 128, 256), 1.58-1.80x at
-# (32, 500, 32, 64); the kernel 0.82-1.06x): fused="auto" trains here; inference stays on the kernel.
-TRAINS_FASTER = True
-NATIVE = True  # rnnzoo.engine.native has this engine's forward
 
 
 def native_beats_fused(cell):
     """On the compiled kernels inference beats nn.RNN's kernel too (batch 1, L = 1000, H = 128, 2 threads:
     1.46 vs 4.86 ms; forward at (64, 100, 128, 256): 6.2 vs 14.3 ms; benchmarks/cells.py)."""
     return True
-
-
-def cell_reason(cell):
-    return None
 
 
 def project(cell, x):
@@ -49,8 +40,8 @@ def _forward(xp, h0, W, mask, valid, act):
     kernels = native.kernels(xp)
     if kernels is not None:
         mask = None if mask is None else mask.expand(N, H)
-        return kernels.elman_forward(*native.contiguous(xp, h0, W, mask, valid), ACTIVATIONS.index(act),
-                                     Right(W, N).packed)
+        return kernels.elman_forward(**native.contiguous(xp=xp, h0=h0, W_hh=W, mask=mask, valid=valid,
+                                                         act=ACTIVATIONS.index(act), W_hh_packed=Right(W, N).packed))
     Y = xp.new_empty((L, N, H))
     Ys, xps, Wm = Y.unbind(0), xp.unbind(0), Right(W, N)
     hr_buf = xp.new_empty((N, H)) if mask is not None else None
@@ -109,3 +100,12 @@ def run(cell, xs, state, valid, rec_mask):
         return y, (h,)
     Y = _forward(xs, h0, cell.weight_hh, mask, valid, cell.activation)
     return masked_output(Y, valid), (Y[-1],)
+
+
+# trains_faster: training (forward + backward) on the engine beats torch's fused nn.RNN on CPU at both
+# benchmark sizes and thread counts (2 threads, three runs: 1.04-1.54x at (64, 100, 128, 256), 1.58-1.80x
+# at (32, 500, 32, 64); the kernel 0.82-1.06x): fused="auto" trains here; inference stays on the kernel.
+# native: rnnzoo.engine.native has this engine's forward loop.
+ENGINE = Engine("rnnzoo.engine.elman", project, run, native=True,
+                native_kernels=lambda cell: ("elman_forward", None), trains_faster=True,
+                native_beats_fused=native_beats_fused)

@@ -11,12 +11,7 @@ backward) and the output is a view of the last output_units of each step's state
 from __future__ import annotations
 
 from . import elman
-
-NATIVE = True  # the Elman engine's forward, which rnnzoo.engine.native has
-
-
-def cell_reason(cell):
-    return None  # tanh and sigmoid, the cell's only activations, are both the Elman engine's
+from .interface import Engine
 
 
 def project(cell, x):
@@ -26,3 +21,9 @@ def project(cell, x):
 def run(cell, xs, state, valid, rec_mask):
     ys, final = elman.run(cell, xs, state, valid, rec_mask)
     return ys[..., cell.hidden_size - cell.output_units:], final
+
+
+# every cell runs here: tanh and sigmoid, its only activations, are both the Elman engine's, whose
+# forward loop rnnzoo.engine.native has
+ENGINE = Engine("rnnzoo.engine.fully_recurrent", project, run, native=True,
+                native_kernels=lambda cell: ("elman_forward", None))

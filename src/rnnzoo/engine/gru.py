@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from . import (
+from .common import (
     first_full,
     first_order,
     flat,
@@ -18,17 +18,13 @@ from . import (
     tanh_into,
     with_prev,
 )
+from .interface import Engine
 from .linalg import Right, gram, gram_layout, linear
 
-
-# Not the default for unpadded training (TRAINS_FASTER stays unset): the engine beats nn.GRU at one
+# Not the default for unpadded training (trains_faster stays False): the engine beats nn.GRU at one
 # thread (1.5x at (64, 100, 128, 256)) and at (32, 500, 32, 64) (1.5-1.75x), but not at two threads at
 # the larger size (0.72-1.01x against the kernel's 0.97-1.17x in three runs of benchmarks/cells.py),
 # and its training peak is 1.35x nn.LSTM's against the kernel's 0.72x.
-
-
-def cell_reason(cell):
-    return None
 
 
 def project(cell, x):
@@ -162,3 +158,6 @@ def run(cell, xs, state, valid, rec_mask):
         return y, (h,)
     Y = _forward(xs, h0, cell.weight_hh, b_hn, mask, valid, False)[0]
     return masked_output(Y, valid), (Y[-1],)
+
+
+ENGINE = Engine("rnnzoo.engine.gru", project, run)

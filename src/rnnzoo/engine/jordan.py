@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from . import (
+from . import native
+from .common import (
     ACTIVATIONS,
     activate,
     activation_grad,
@@ -15,15 +16,13 @@ from . import (
     flat,
     masked_grad,
     masked_output,
-    native,
     needs_grad,
     state_grad,
     step_masks,
     with_prev,
 )
+from .interface import Engine
 from .linalg import Right, gram, gram_layout, linear
-
-NATIVE = True  # rnnzoo.engine.native has this engine's forward and backward loops
 
 
 def cell_reason(cell):
@@ -43,9 +42,10 @@ def _forward(xp, y0, W_hy, W_yh, b_y, mask, valid, acts, keep):
     kernels = native.kernels(xp)
     if kernels is not None:
         mask = None if mask is None else mask.expand(N, O)
-        Y, Hh = kernels.jordan_forward(*native.contiguous(xp, y0, W_hy, W_yh, b_y, mask, valid),
-                                       *(ACTIVATIONS.index(a) for a in acts), keep, Right(W_hy, N).packed,
-                                       Right(W_yh, N).packed)
+        Y, Hh = kernels.jordan_forward(**native.contiguous(
+            xp=xp, y0=y0, W_hy=W_hy, W_yh=W_yh, b_y=b_y, mask=mask, valid=valid, act_h=ACTIVATIONS.index(acts[0]),
+            act_y=ACTIVATIONS.index(acts[1]), keep=keep, W_hy_packed=Right(W_hy, N).packed,
+            W_yh_packed=Right(W_yh, N).packed))
         return Y, Hh
     Y, Hh = xp.new_empty((L, N, O)), xp.new_empty((L if keep else 1, N, H))
     Ys, xps, Why, Wyh = Y.unbind(0), xp.unbind(0), Right(W_hy, N), Right(W_yh, N, b_y)
@@ -100,9 +100,10 @@ class JordanSequence(torch.autograd.Function):
         kernels = native.kernels(Y)
         if kernels is not None:  # the activations' derivatives computed in its loop
             m = None if mask is None else mask.expand(N, O)
-            dX, dP, d = kernels.jordan_backward(
-                *native.contiguous(dY, dyT, Y, Hh, W_yh.t(), W_hy.t(), m, valid),
-                *(ACTIVATIONS.index(a) for a in ctx.acts), WyhT.packed, WhyT.packed)
+            dX, dP, d = kernels.jordan_backward(**native.contiguous(
+                dY=dY, dy_T=dyT, Y=Y, Hh=Hh, W_yh_t=W_yh.t(), W_hy_t=W_hy.t(), mask=m, valid=valid,
+                act_h=ACTIVATIONS.index(ctx.acts[0]), act_y=ACTIVATIONS.index(ctx.acts[1]),
+                W_yh_t_packed=WyhT.packed, W_hy_t_packed=WhyT.packed))
         else:
             Ky, Kh = activation_grad(ctx.acts[1], Y), activation_grad(ctx.acts[0], Hh)
             if valid is not None:
@@ -126,3 +127,7 @@ def run(cell, xs, state, valid, rec_mask):
         return y, (yT,)
     Y = _forward(xs, y0, *weights, mask, valid, acts, False)[0]
     return masked_output(Y, valid), (Y[-1],)
+
+
+ENGINE = Engine("rnnzoo.engine.jordan", project, run, cell_reason=cell_reason, native=True,
+                native_kernels=lambda cell: ("jordan_forward", "jordan_backward"))

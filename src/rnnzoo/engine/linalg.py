@@ -17,18 +17,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .common import first_order
+
 use_onednn = True  # set False to run every product on torch.mm (MKL)
 STEP_MACS = 1 << 21  # per-step products x (rows, K) @ W^T (M, K): oneDNN from rows * K * M MACs
 GRAM_SIZE = 1 << 17  # weight gradients A^T B over all L * N rows: oneDNN from an (M, K) result this size
 
 _probed = None
-
-
-def _first_order(backward):
-    from . import (
-        first_order,  # the package imports this module lazily, so no cycle at import time
-    )
-    return first_order(backward)
 
 
 def _ops():
@@ -118,7 +113,7 @@ class Linear(torch.autograd.Function):
         return y.view(*x.shape[:-1], W.shape[0])
 
     @staticmethod
-    @_first_order
+    @first_order
     def backward(ctx, dy):
         x2, W = ctx.saved_tensors
         dy2 = dy.reshape(-1, dy.shape[-1])

@@ -15,25 +15,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import (
+from . import lstm_backward, native
+from .common import (
     first_full,
     first_order,
     flat,
-    lstm_backward,
     masked_grad,
     masked_output,
-    native,
     needs_grad,
     step_masks,
     step_rows,
     tanh_into,
     with_prev,
 )
+from .interface import Engine
 from .linalg import Right, gram, gram_layout, gram_on_onednn, linear
 from .lstm_backward import backward_steps, xhat_dot
 
 _ln = torch.native_layer_norm
-NATIVE = True  # rnnzoo.engine.native has this engine's forward and backward loops
 
 
 def native_beats_fused(cell):
@@ -151,9 +150,11 @@ def _sequence(xp, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, coupled, eps, keep
     if mask is not None:
         mask = mask.expand(h0.shape)
     N = xp.shape[1]
-    packed = Right(W, N).packed, (Right(Wr, N).packed if Wr is not None else None)  # oneDNN when it pays
-    return kernels.lstm_forward(*native.contiguous(xp, h0, c0, W, Wr, peep, *lnh, *lnc, mask, valid),
-                                coupled, eps[0], eps[1], keep, *packed)
+    return kernels.lstm_forward(**native.contiguous(
+        xp=xp, h0=h0, c0=c0, W_hh=W, W_hr=Wr, peephole=peep, ln_h_weight=lnh[0], ln_h_bias=lnh[1],
+        ln_c_weight=lnc[0], ln_c_bias=lnc[1], mask=mask, valid=valid, coupled=coupled, eps_h=eps[0], eps_c=eps[1],
+        keep=keep, W_hh_packed=Right(W, N).packed,  # oneDNN's packed weights when it pays
+        W_hr_packed=Right(Wr, N).packed if Wr is not None else None))
 
 
 def _native_backward(kernels, ctx, dY, dhT, dcT):
@@ -163,17 +164,19 @@ def _native_backward(kernels, ctx, dY, dhT, dcT):
     DH, peephole weight grad)."""
     h0, c0, W, Wr, peep, lnh_w, lnc_w, mask, valid, Y, C, A, T, MH, SH, MC, SC = ctx.saved_tensors
     L, N, GH = A.shape
-    WT, WrT = W.t().contiguous(), (Wr.t().contiguous() if Wr is not None else None)
-    packed = Right(W.t(), N).packed, (Right(Wr.t(), N).packed if Wr is not None else None)
-    mask = None if mask is None else mask.expand(h0.shape)
-    lnh, chunk, lnc = [None] * 5, 1, [None] * 3
+    ln = {}
     if lnh_w is not None:  # LN_h's input W_hh h_rec, recomputed a chunk of steps at a time
         chunk = max(1, min(L, lstm_backward.CHUNK_NUMBERS // (N * GH)))
-        lnh, lnc = [lnh_w, MH, SH, W, Right(W, chunk * N).packed], [lnc_w, MC, SC]
-    transposed = lnh_w is None and gram_on_onednn(A, Y.shape[-1])  # dG in gram_layout's layout
-    dG, dh, dc, DH, dW, dlnh_w, dlnc_w, dlnc_b, dpeep = kernels.lstm_backward(
-        dY, dhT, dcT, *native.contiguous(h0, c0), Y, A, T, C, WT, WrT, *native.contiguous(peep, mask, valid),
-        ctx.coupled, *packed, *native.contiguous(*lnh), chunk, *native.contiguous(*lnc), transposed)
+        ln = dict(ln_h_weight=lnh_w, mean_h=MH, rstd_h=SH, W_hh=W, W_hh_packed=Right(W, chunk * N).packed,
+                  chunk=chunk, ln_c_weight=lnc_w, mean_c=MC, rstd_c=SC)
+    proj = Wr is not None
+    dG, dh, dc, DH, dW, dlnh_w, dlnc_w, dlnc_b, dpeep = kernels.lstm_backward(**native.contiguous(
+        dY=dY, dh_T=dhT, dc_T=dcT, h0=h0, c0=c0, Y=Y, A=A, T=T, C=C, peephole=peep, coupled=ctx.coupled,
+        mask=None if mask is None else mask.expand(h0.shape), valid=valid,
+        W_hh_t=W.t(), W_hh_t_packed=Right(W.t(), N).packed,  # oneDNN's packed weights when it pays
+        W_hr_t=Wr.t() if proj else None, W_hr_t_packed=Right(Wr.t(), N).packed if proj else None,
+        dG_transposed=lnh_w is None and gram_on_onednn(A, Y.shape[-1]),  # dG in gram_layout's layout
+        **ln))
     return dG, dh, dc, dW, dlnh_w, (dlnc_w, dlnc_b), DH, dpeep
 
 
@@ -255,3 +258,8 @@ def run(cell, xs, state, valid, rec_mask):
     lnh, lnc = (None, None) if not cell.layer_norm else (ln[:2], ln[2:])
     Y, _, _, _, cT, *_ = _sequence(xs, h0, c0, W, Wr, peep, lnh, lnc, mask, valid, cell.coupled, eps, False)
     return masked_output(Y, valid), (Y[-1], cT)
+
+
+ENGINE = Engine("rnnzoo.engine.lstm", project, run, cell_reason=cell_reason, native=True,
+                native_kernels=lambda cell: ("lstm_forward", "lstm_backward"),
+                native_beats_fused=native_beats_fused)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from . import first_full, flat, step_masks, step_rows
+from .common import first_full, flat, step_masks, step_rows
 from .linalg import Right, gram
 
 _ln_backward = torch.ops.aten.native_layer_norm_backward.default

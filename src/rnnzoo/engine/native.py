@@ -1,10 +1,14 @@
-"""Optional compiled kernels for the sequence engines and the echo state network's loops (native.cpp), built
-on the user's machine.
+"""Optional compiled kernels for the sequence engines and the echo state network's loops (the C++ sources in
+kernels/, one extension), built on the user's machine.
 
 `pip install rnnzoo` compiles nothing. `build()` (or `rnnzoo native build`, or a layer made with
-engine="native") compiles native.cpp with torch's C++ extension tools, which takes about 20 s on the
-2-core CI machine and needs a C++ compiler and ninja; the result is cached under `cache_dir()`, keyed by the source,
-torch, Python and this CPU's features, so later processes load it in milliseconds.
+engine="native") compiles kernels/*.cpp with torch's C++ extension tools, which takes about 40 s on the
+2-core CI machine and needs a C++ compiler and ninja; the result is cached under `cache_dir()`, keyed by every
+source and header, torch, Python and this CPU's features, so later processes load it in milliseconds.
+
+kernels/: common.h (shared maths: exp/sigmoid/tanh, the products, activations, the state gradient), kernels.h
+(the entry points and their shapes), lstm_forward.cpp, lstm_backward.cpp, elman_jordan.cpp, ctrnn.cpp, esn.cpp
+and bindings.cpp (the Python module: keyword arguments only, named as in kernels.h).
 
 Eligibility: the engines use these kernels when the build for this key is in the cache (or was made
 in this process), the environment does not say RNNZOO_NATIVE=0, and the tensors are CPU float32 or
@@ -25,7 +29,9 @@ from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).with_name("native.cpp")
+KERNELS = Path(__file__).with_name("kernels")
+SOURCES = sorted(KERNELS.glob("*.cpp"))  # compiled, one object each, linked into one module
+HEADERS = sorted(KERNELS.glob("*.h"))
 FLAGS = ["-O3", "-march=native"]  # built where it runs: the CPU's own vector instructions
 
 _module = None
@@ -45,8 +51,11 @@ def _cpu_features() -> str:
 
 @functools.cache
 def build_key() -> str:
-    """A name for this source built by this torch and Python for this CPU."""
-    h = hashlib.sha256(SOURCE.read_bytes())
+    """A name for these sources (every .cpp and .h in kernels/) built by this torch and Python for this CPU."""
+    h = hashlib.sha256()
+    for path in (*SOURCES, *HEADERS):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
     for part in (torch.__version__, sys.version, " ".join(FLAGS), platform.machine(), _cpu_features()):
         h.update(part.encode())
     return h.hexdigest()[:16]
@@ -101,6 +110,9 @@ def load(build: bool = False):
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
     compiler = os.environ.get("CXX", "c++")  # what torch's extension builder calls
     missing = [tool for tool in (compiler, "ninja") if shutil.which(tool) is None]
+    if not SOURCES:
+        _error = f"the kernels' C++ sources are missing from this installation ({KERNELS})"
+        raise RuntimeError(_error)
     if missing:
         _error = (f"building the native kernels needs {' and '.join(missing)} on PATH (ninja: pip install "
                   f"ninja, or rnnzoo[native])")
@@ -108,7 +120,7 @@ def load(build: bool = False):
     from torch.utils import cpp_extension
     cache_dir().mkdir(parents=True, exist_ok=True)
     try:
-        _module = cpp_extension.load(name=module_name(), sources=[str(SOURCE)], extra_cflags=FLAGS,
+        _module = cpp_extension.load(name=module_name(), sources=[str(p) for p in SOURCES], extra_cflags=FLAGS,
                                      build_directory=str(cache_dir()), verbose=False)
     except Exception as e:  # compiler errors arrive as RuntimeError or CalledProcessError
         _error = f"building the native kernels failed: {e}"
@@ -134,12 +146,14 @@ def unavailable_reason() -> str | None:
 
 def kernels(like: torch.Tensor):
     """The compiled module when the engines should use it for tensors like `like`, else None."""
-    from . import DTYPES  # noqa: PLC0415  (the package imports this module lazily)
+    from .common import DTYPES
     if disabled() or load() is None or like.device.type != "cpu" or like.dtype not in DTYPES:
         return None
     return _module
 
 
-def contiguous(*tensors):
-    """The tensors as the kernels take them: contiguous, None kept."""
-    return [None if t is None else t.contiguous() for t in tensors]
+def contiguous(**arguments):
+    """A kernel's keyword arguments as it takes them: strided tensors contiguous; None, numbers and oneDNN's
+    packed weights (an opaque layout) as they are."""
+    return {name: v.contiguous() if isinstance(v, torch.Tensor) and v.layout == torch.strided else v
+            for name, v in arguments.items()}

@@ -10,11 +10,10 @@ the per-step loop; what a held layer passes up at those steps never reaches a st
 
 from __future__ import annotations
 
-from . import ACTIVATIONS, masked_output, needs_grad
+from .common import ACTIVATIONS, masked_output, needs_grad
 from .elman import ElmanSequence, _forward
+from .interface import Engine
 from .linalg import linear
-
-NATIVE = True  # its layers run on the Elman engine's forward, which rnnzoo.engine.native has
 
 
 def cell_reason(cell):
@@ -39,3 +38,8 @@ def run(cell, xs, state, valid, rec_mask):
             y, h = masked_output(Y, valid), Y[-1]
         finals.append(h)
     return y, tuple(finals)
+
+
+# its layers run on the Elman engine's forward, which rnnzoo.engine.native has
+ENGINE = Engine("rnnzoo.engine.rmlp", project, run, cell_reason=cell_reason, native=True,
+                native_kernels=lambda cell: ("elman_forward", None))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from . import (
+from .common import (
     activation_grad,
     first_full,
     first_order,
@@ -31,12 +31,9 @@ from . import (
     step_masks,
     with_prev,
 )
+from .interface import Engine
 
 CHUNK_NUMBERS = 1 << 22  # outer products rebuilt for dW at once: 16 MB in float32
-
-
-def cell_reason(cell):
-    return None
 
 
 def project(cell, x):
@@ -181,3 +178,6 @@ def run(cell, xs, state, valid, rec_mask):
         return y, (h,)
     Y = forward(xs, h0, *weights, mask, valid, cell.activation)
     return masked_output(Y, valid), (Y[-1],)
+
+
+ENGINE = Engine("rnnzoo.engine.second_order", project, run)

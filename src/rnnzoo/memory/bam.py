@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..cells.base import check_size
+from ..checks import check_size
 from ._checks import as_generator, check_bipolar, threshold
 
 

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from ..cells.base import check_size
+from ..checks import check_size
 from ._checks import as_generator, check_positive
 from .hopfield import RULES, Hopfield
 from .modern_hopfield import ModernHopfield

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..cells.base import check_size
+from ..checks import check_size
 from ._checks import as_generator, check_positive
 from .capacity import _flip
 from .hopfield import RULES, Hopfield

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .._loops import single_thread
-from ..cells.base import check_size
+from ..checks import check_size
 from ._checks import as_generator, check_bipolar, threshold
 
 RULES = ("hebbian", "storkey", "pinv")

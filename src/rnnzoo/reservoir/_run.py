@@ -52,16 +52,18 @@ def native_reason(esn, like: torch.Tensor | None = None) -> str | None:
         f"dtype {esn.dtype}: the kernels take float32 or float64")
 
 
-def _csr_parts(M):
-    return M.crow_indices(), M.col_indices(), M.values()
+def _csr(M):
+    """The reservoir M as the kernels take it."""
+    return dict(crow=M.crow_indices(), col=M.col_indices(), values=M.values())
 
 
 def states(esn, M, d: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """x = alpha s + beta of every step of `loop`, on the compiled kernels when `native_reason` allows."""
     _, _, alpha, beta = form(esn)
     if native_reason(esn, d) is None:
-        return native.kernels(d).esn_driven(d.view(*d.shape[:2], -1).contiguous(), *_csr_parts(M), s.contiguous(),
-                                            esn.leak_rate, alpha, beta).view(d.shape)
+        return native.kernels(d).esn_driven(**native.contiguous(
+            drive=d.view(*d.shape[:2], -1), **_csr(M), s0=s, leak_rate=esn.leak_rate, alpha=alpha, beta=beta)
+        ).view(d.shape)
     return loop(esn, M, d, s).mul_(alpha).add_(beta)
 
 
@@ -136,11 +138,10 @@ def closed(esn, steps: int, u, state):
     b_deep = [b if one else b[:, None] for b in b_deep]
     a = esn.leak_rate
     if one and L == 1 and native_reason(esn, base) is None:
-        W_u_, u_ = (W_u.contiguous(), (u[:, 0] if u is not None else None)) if I else (None, None)
-        ys, s = native.kernels(base).esn_closed(base.view(steps, N, 1).contiguous(), *_csr_parts(mats[0][0]),
-                                                W_y.contiguous(), W_x[0].contiguous(), b_out.contiguous(), W_u_,
-                                                None if u_ is None else u_.contiguous(), ss[0].contiguous(),
-                                                y.contiguous(), a)
+        W_u_, u_ = (W_u, u[:, 0] if u is not None else None) if I else (None, None)
+        ys, s = native.kernels(base).esn_closed(**native.contiguous(
+            base=base.view(steps, N, 1), **_csr(mats[0][0]), W_y=W_y, W_x=W_x[0], b=b_out, W_u=W_u_, u=u_, s0=ss[0],
+            y0=y, leak_rate=a))
         return ys[:, None, :], type(state)((s * alpha + beta)[None, None], ys[-1:].clone())
     ys = torch.empty(steps, *y.shape, dtype=esn.dtype)
     with single_thread():

@@ -7,9 +7,17 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..cells.base import get_activation
+from ..checks import check_size
 from . import _run
-from ..cells.base import check_size, get_activation
-from ._data import check_count, check_fraction, check_nonneg, layout_out, pair, sequences
+from ._data import (
+    check_count,
+    check_fraction,
+    check_nonneg,
+    layout_out,
+    pair,
+    sequences,
+)
 from .init import check_radius, dense_matrix, reservoir_matrix
 from .readout import DEFAULT_RIDGES, SOLVERS, check_ridge, fit_readout
 

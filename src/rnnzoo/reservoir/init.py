@@ -14,7 +14,7 @@ import warnings
 
 import torch
 
-from ..cells.base import check_size
+from ..checks import check_size
 
 DISTRIBUTIONS = ("uniform", "normal")
 

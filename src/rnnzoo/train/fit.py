@@ -2,6 +2,10 @@
 
 Lightning's Trainer does the work: progress bar, validation, early stopping, gradient clipping by
 norm, the LR schedule, CSV and TensorBoard logs, checkpoints for --resume, and DDP across processes.
+A closed-form task (`ClosedFormTask`, no gradients) fits its model itself; `fit` gives it the run
+directory and writes config.json last, as for trained runs.
+
+Training and loading take the same road: config.json's "model" dict -> `task.build_model`.
 """
 
 from __future__ import annotations
@@ -17,8 +21,7 @@ import torch
 
 from .. import __version__
 from . import run as rundir
-from .model import SequenceModel
-from .tasks import get_task
+from .tasks import ClosedFormTask, get_task
 
 TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout", "recurrent_dropout",
                  "io_dropout",
@@ -39,21 +42,24 @@ def prepare_run_dir(out, resume: bool) -> Path:
     return run_dir
 
 
+def model_config(task, args, data: dict) -> dict:
+    """The "model" dict that `task.build_model` takes: the common options, then the task's own part."""
+    return dict(cell=args.model, hidden_size=args.hidden, num_layers=args.layers,
+                bidirectional=args.bidirectional, merge=args.merge, dropout=args.dropout,
+                recurrent_dropout=args.recurrent_dropout, io_dropout=args.io_dropout,
+                cell_options=args.cell_options, **task.model_config(args, data))
+
+
 def fit(args) -> dict:
     """Train `args.task`; returns the finished run's config (also written to RUN_DIR/config.json)."""
     task = get_task(args.task)
-    if task.closed_form:
+    if isinstance(task, ClosedFormTask):
         return fit_closed_form(task, args)
     import lightning as L
 
     L.seed_everything(args.seed, workers=True, verbose=False)
     data = task.setup(args)  # bad data fails here, before any run directory exists
-    model_config = dict(cell=args.model, hidden_size=args.hidden, num_layers=args.layers,
-                        bidirectional=args.bidirectional, merge=args.merge, dropout=args.dropout,
-                        recurrent_dropout=args.recurrent_dropout, io_dropout=args.io_dropout,
-                        cell_options=args.cell_options,
-                        **task.model_config(args, data))
-    model = SequenceModel(**model_config)
+    model = task.build_model(model_config(task, args, data))
     # processes that Lightning's DDP launcher started re-run this command: the first one checks --out
     launched = os.environ.get("LOCAL_RANK", "0") != "0"
     run_dir = Path(args.out) if launched else prepare_run_dir(args.out, args.resume)
@@ -112,7 +118,7 @@ def _fit(task, args, data, model, run_dir):
         "train_seconds": round(module.train_seconds, 3),  # in training batches, validation excluded
         "files": dict(export.hashes),
     }
-    best = task.build_model(config)
+    best = task.build_model(config["model"])
     best.load_state_dict(rundir.load_weights(run_dir, config))
     best.eval()
     config["plots"] = write_plots(task, best, config, run_dir)
@@ -122,7 +128,7 @@ def _fit(task, args, data, model, run_dir):
 
 
 def fit_closed_form(task, args) -> dict:
-    """A task fitted in closed form (no Lightning, no gradients): the task writes model.safetensors,
+    """A closed-form task (no Lightning, no gradients): `task.fit` writes model.safetensors,
     metrics.csv and plots/; config.json, with the files' hashes, is written last, as for trained runs."""
     if getattr(args, "resume", False):
         raise ValueError(f"--resume: task {task.name!r} is fitted in closed form in one go; there is nothing "
@@ -133,7 +139,7 @@ def fit_closed_form(task, args) -> dict:
     created = not run_dir.exists()
     started = time.perf_counter()
     try:
-        model, entries = task.fit_closed_form(args, data, run_dir)
+        model, entries = task.fit(args, data, run_dir)
         if rundir.BEST not in entries.get("files", {}):
             raise RuntimeError(f"task {task.name!r} wrote no {rundir.BEST} hash into its config")
         config = {"rnnzoo": __version__, "task": task.name, "data": data, **entries,
@@ -189,7 +195,7 @@ def load_run(run_dir, which: str = rundir.BEST):
     config = rundir.read_config(run_dir)
     task = get_task(config["task"])
     try:
-        model = task.build_model(config)
+        model = task.build_model(config.get("model"))
     except (TypeError, ValueError) as e:
         raise rundir.RunError(f"{Path(run_dir) / rundir.CONFIG} describes a model rnnzoo cannot build: {e}")
     try:
@@ -203,22 +209,25 @@ def load_run(run_dir, which: str = rundir.BEST):
 def evaluate(run_dir, data_path=None, **options) -> dict:
     """The task's validation metrics of a finished run, computed as during training."""
     task, model, config = load_run(run_dir)
-    if task.closed_form:
-        metrics = task.evaluate_run(model, config, data_path, **options)
-        return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
-    sums: dict[str, float] = {}
-
-    class Holder:  # what task.step expects of the training module
-        carry = None
-
-    holder = Holder()
-    holder.model = model
-    with torch.no_grad():
-        for batch in task.evaluation_loader(config, data_path, **options):
-            for key, value in task.step(holder, batch, train=False)[1].items():
-                sums[key] = sums.get(key, 0.0) + float(value)
-    metrics = task.metrics_from_sums(sums)
+    if isinstance(task, ClosedFormTask):
+        metrics = task.evaluate(model, config, data_path, **options)
+    else:
+        sums = validation_sums(task, model, task.evaluation_loader(config, data_path, **options))
+        metrics = task.metrics_from_sums(sums)
     return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
+
+
+def validation_sums(task, model, batches) -> dict[str, float]:
+    """`task.step`'s sums over `batches`, added up as TaskModule does in validation (the carry too),
+    so they give the logged validation figure; no gradients, the model in the mode it is in."""
+    sums: dict[str, float] = {}
+    carry = None
+    with torch.no_grad():
+        for batch in batches:
+            _, batch_sums, carry = task.step(model, batch, carry)
+            for key, value in batch_sums.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+    return sums
 
 
 def remove_incomplete(run_dir) -> None:

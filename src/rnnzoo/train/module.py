@@ -15,10 +15,12 @@ from . import run as rundir
 
 
 class TaskModule(L.LightningModule):
-    """Wraps a task's model; the task computes loss and metric sums per batch.
+    """Wraps a task's model; the task computes loss and metric sums per batch from the bare model.
 
-    Validation metrics are sums over the whole validation set divided at the end (not means of
-    batch means), so `rnnzoo evaluate` on the saved model reproduces the logged figure exactly.
+    The module keeps the state a stateful task carries between batches (`Task.step`'s carry) and
+    starts it afresh at every training epoch and validation pass. Validation metrics are sums over
+    the whole validation set divided at the end (not means of batch means), so `rnnzoo evaluate` on
+    the saved model reproduces the logged figure exactly.
     """
 
     def __init__(self, task, model, lr: float = 1e-3, weight_decay: float = 0.0,
@@ -26,7 +28,7 @@ class TaskModule(L.LightningModule):
         super().__init__()
         self.task, self.model = task, model
         self.lr, self.weight_decay, self.lr_schedule, self.epochs = lr, weight_decay, lr_schedule, epochs
-        self.carry = None  # state carried between batches by stateful (truncated-BPTT) tasks
+        self.carry = None  # what the last batch handed on (stateful truncated-BPTT tasks; else None)
         self._sums: dict[str, float] = {}
         # wall-clock seconds spent in training epochs, validation excluded (checkpointed, so a
         # resumed run keeps counting): config.json reports it, and throughput benchmarks read it
@@ -54,7 +56,7 @@ class TaskModule(L.LightningModule):
         self.train_seconds = float(checkpoint.get("rnnzoo_train_seconds", 0.0))
 
     def training_step(self, batch, batch_idx):
-        loss, sums = self.task.step(self, batch, train=True)
+        loss, sums, self.carry = self.task.step(self.model, batch, self.carry)
         n = sums.get("count", 1)
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
         for key, value in self.task.metrics_from_sums(sums).items():
@@ -68,7 +70,7 @@ class TaskModule(L.LightningModule):
         self._sums, self.carry = {}, None
 
     def validation_step(self, batch, batch_idx):
-        _, sums = self.task.step(self, batch, train=False)
+        _, sums, self.carry = self.task.step(self.model, batch, self.carry)
         for key, value in sums.items():
             self._sums[key] = self._sums.get(key, 0.0) + float(value)
 

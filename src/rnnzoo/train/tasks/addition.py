@@ -97,12 +97,12 @@ class Addition(Task):
         return (DataLoader(train, batch_size=args.batch_size, sampler=sampler),
                 DataLoader(TensorDataset(*encode(val, data["bits"])), batch_size=500))
 
-    def step(self, module, batch, train):
+    def step(self, model, batch, carry=None):
         x, target = batch
-        logits = module.model(x)[0].squeeze(-1)  # (N, L)
+        logits = model(x)[0].squeeze(-1)  # (N, L)
         loss = F.binary_cross_entropy_with_logits(logits, target)
         exact = ((logits > 0).float() == target).all(dim=1)
-        return loss, {"correct": exact.sum().item(), "count": len(x), "loss_sum": loss.item() * len(x)}
+        return loss, {"correct": exact.sum().item(), "count": len(x), "loss_sum": loss.item() * len(x)}, None
 
     def metrics_from_sums(self, sums):
         return {"accuracy": sums["correct"] / sums["count"], "loss": sums["loss_sum"] / sums["count"]}

@@ -1,7 +1,12 @@
 """What a task provides to `rnnzoo train`: data, a model config, the per-batch maths, and outputs.
 
 A task is a small class; `rnnzoo.train.tasks.TASKS` lists them, and the CLI iterates that list for
-`rnnzoo tasks`, `train TASK`, `evaluate`, `predict` and `generate`.
+`rnnzoo tasks`, `train TASK`, `evaluate`, `predict` and `generate`. A `Task` is trained by gradient
+descent (Lightning runs the loop, `Task.step` does one batch); a `ClosedFormTask` fits its model in
+one go (`ClosedFormTask.fit`), and the trainer calls that instead.
+
+The task sees the model itself, never a Lightning module: `step` gets the model and the state carried
+from the previous batch, so the same code serves training, validation and `rnnzoo evaluate`.
 """
 
 from __future__ import annotations
@@ -17,9 +22,6 @@ class Task:
     mode = "max"
     stateful = False          # carries state across batches (truncated BPTT over a stream)
     pool = "last"             # how SequenceModel reads the recurrent output
-    # closed_form: the model is fitted in one go by `fit_closed_form` (e.g. an echo state network's
-    # ridge readout), not trained by Lightning; `rnnzoo train` then refuses the backpropagation options
-    closed_form = False
     models: tuple[str, ...] | None = None  # the --model names the task takes; None: the registry's cells
     # defaults for the shared options (train's --hidden, --layers, ...), overridable per task
     defaults = dict(model="lstm", hidden=64, layers=1, epochs=10, batch_size=32, lr=1e-3,
@@ -34,7 +36,8 @@ class Task:
         raise NotImplementedError
 
     def model_config(self, args, data: dict) -> dict:
-        """Keyword arguments of SequenceModel, from the CLI options and the data config."""
+        """The task's part of the model config: keyword arguments of `build_model`'s model beyond the
+        common options (--model, --hidden, ...), from the CLI options and the data config."""
         raise NotImplementedError
 
     def loaders(self, args, data: dict, rank: int = 0, world: int = 1):
@@ -46,30 +49,26 @@ class Task:
         """
         raise NotImplementedError
 
-    def step(self, module, batch, train: bool):
-        """(loss, sums): the batch's mean loss and additive sums that `metrics_from_sums` divides."""
+    def step(self, model, batch, carry=None):
+        """(loss, sums, carry) of one batch: the batch's mean loss (a tensor, differentiable in
+        training), additive sums that `metrics_from_sums` divides, and the state to carry into the
+        next batch (stateful tasks: detached; the others: None).
+
+        `model` is the bare model; the caller puts it in training or eval mode and decides on
+        gradients, so a task that must tell the two apart reads `model.training`. `carry` is None
+        at the start of every epoch and of every validation pass.
+        """
         raise NotImplementedError
 
     def metrics_from_sums(self, sums: dict) -> dict:
         raise NotImplementedError
 
-    # --- closed-form tasks (closed_form = True) -----------------------------------------------
-    def fit_closed_form(self, args, data: dict, run_dir):
-        """Fit the model and write its files into run_dir: model.safetensors (rnnzoo.train.run.save_weights),
-        metrics.csv and plots/*.png. Returns (model, config entries): "model" (what `build_model`
-        takes), "training", "best", "steps", "plots" and "files" ({file name: SHA-256}); `fit` adds
-        the rest and writes config.json last."""
-        raise NotImplementedError
-
-    def evaluate_run(self, model, config: dict, data_path: str | None, **options) -> dict:
-        """Closed-form tasks: the run's figures recomputed from the loaded model and config.json."""
-        raise NotImplementedError
-
     # --- after training -----------------------------------------------------------------------
-    def build_model(self, config: dict):
-        """The untrained model that config.json describes; `load_run` then loads its weights."""
-        from ..model import SequenceModel
-        return SequenceModel(**config["model"])
+    def build_model(self, model_config: dict):
+        """The untrained model that `model_config` (config.json's "model") describes. `fit` builds the
+        model it trains this way and `load_run` the one it loads weights into, so the two agree."""
+        from ...models import SequenceModel
+        return SequenceModel(**model_config)
 
     def evaluation_loader(self, config: dict, data_path: str | None):
         """The validation loader rebuilt from config.json (and --data when given)."""
@@ -89,3 +88,26 @@ class Task:
     def summary(self, model, config: dict, run_dir) -> str:
         """A few lines a person can look at after training (e.g. generated text)."""
         return ""
+
+
+class ClosedFormTask(Task):
+    """A task whose model is fitted in one go, without gradients (an echo state network's ridge readout).
+
+    `rnnzoo train` calls `fit` rather than Lightning, and refuses the backpropagation options (--hidden,
+    --epochs, cell options, ...): only --model (one of `models`), --seed, --threads, --data, --out and
+    --config apply, with the task's own options. `rnnzoo evaluate` calls `evaluate`. There are no
+    batches, so `loaders`, `step`, `metrics_from_sums` and `evaluation_loader` are not used.
+    """
+
+    models: tuple[str, ...] = ()  # the --model names it fits
+
+    def fit(self, args, data: dict, run_dir):
+        """Fit the model and write its files into run_dir: model.safetensors (rnnzoo.train.run.save_weights),
+        metrics.csv and plots/*.png. Returns (model, config entries): "model" (what `build_model`
+        takes), "training", "best", "steps", "plots" and "files" ({file name: SHA-256}); the trainer
+        adds the rest and writes config.json last."""
+        raise NotImplementedError
+
+    def evaluate(self, model, config: dict, data_path: str | None, **options) -> dict:
+        """The run's figures recomputed from the loaded model and config.json."""
+        raise NotImplementedError

@@ -77,12 +77,12 @@ class CharLM(Task):
         return (DataLoader(stream_batches(train, args.batch_size, args.bptt), batch_size=None),
                 self._val_loader(val, data))
 
-    def step(self, module, batch, train):
+    def step(self, model, batch, carry=None):
         x, y = batch
-        logits, state = module.model(x, state=module.carry)
-        module.carry = detach(state)
+        logits, state = model(x, state=carry)  # carry: where the previous batch's streams ended
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        return loss, {"loss_sum": loss.item() * y.numel(), "count": y.numel()}
+        # detached, so the next update backpropagates through its own --bptt steps only
+        return loss, {"loss_sum": loss.item() * y.numel(), "count": y.numel()}, detach(state)
 
     def metrics_from_sums(self, sums):
         nats = sums["loss_sum"] / sums["count"]

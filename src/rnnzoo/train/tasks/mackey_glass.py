@@ -23,21 +23,20 @@ import torch
 
 from ...reservoir import jaeger
 from .. import run as rundir
-from .base import Task
+from .base import ClosedFormTask
 
 
-class MackeyGlass(Task):
+class MackeyGlass(ClosedFormTask):
     name = "mackey-glass"
     description = "echo state network on the Mackey-Glass series, fitted in closed form; free run"
     data_help = "generated (Mackey-Glass, tau 17, squashed by tanh); no --data"
     monitor, mode = "horizon_nrmse", "min"
-    closed_form = True
     models = ("esn",)
-    defaults = dict(Task.defaults, model="esn")
+    defaults = dict(ClosedFormTask.defaults, model="esn")
     PLOT_STEPS = 500  # the free-run plot runs on past the horizon to show where the prediction parts
 
     def add_arguments(self, parser):
-        from ...cli import int_range
+        from ...checks import int_range
         D = jaeger.DEFAULTS
         parser.add_argument("--units", type=int_range(1, 20000), default=D["units"],
                             help=f"reservoir units ({D['units']})")
@@ -85,7 +84,7 @@ class MackeyGlass(Task):
     def _teacher(self, data, length):
         return jaeger.teacher(length, data["seed"], data["mackey_glass"])
 
-    def fit_closed_form(self, args, data, run_dir):
+    def fit(self, args, data, run_dir):
         train, washout, horizon = data["train_steps"], data["washout"], data["horizon"]
         esn = jaeger.make_esn(args.seed, units=args.units, spectral_radius=args.spectral_radius,
                               density=args.density, leak=args.leak, bias=args.bias_scaling,
@@ -116,9 +115,9 @@ class MackeyGlass(Task):
                 "train_nrmse": jaeger.train_nrmse(esn, d, train, data["washout"])}
 
     # --- a saved run --------------------------------------------------------------------------
-    def build_model(self, config):
+    def build_model(self, model_config):
         from ...reservoir import ESN
-        c = config["model"]
+        c = model_config
         if not isinstance(c, dict) or c.get("class") != "ESN":
             raise ValueError("its model entry is not an ESN's config")
         esn = ESN(**{k: v for k, v in c.items() if k not in ("class", "ridge_", "dtype")},
@@ -126,7 +125,7 @@ class MackeyGlass(Task):
         esn.ridge_ = c.get("ridge_")
         return esn
 
-    def evaluate_run(self, model, config, data_path, **options):
+    def evaluate(self, model, config, data_path, **options):
         if data_path is not None:
             raise ValueError(f"task {self.name} generates its data; --data is not used")
         if options:

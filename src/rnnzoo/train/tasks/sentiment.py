@@ -170,12 +170,12 @@ class Sentiment(Task):
         return (self._loader(self._encoded(train, data), args.batch_size, True, args.seed, rank, world),
                 self._loader(self._encoded(val, data), 256, False))
 
-    def step(self, module, batch, train):
+    def step(self, model, batch, carry=None):
         x, lengths, labels = batch
-        logits = module.model(x, lengths=lengths)[0].squeeze(-1)
+        logits = model(x, lengths=lengths)[0].squeeze(-1)
         loss = F.binary_cross_entropy_with_logits(logits, labels)
         correct = ((logits > 0).float() == labels).sum().item()
-        return loss, {"correct": correct, "count": len(labels), "loss_sum": loss.item() * len(labels)}
+        return loss, {"correct": correct, "count": len(labels), "loss_sum": loss.item() * len(labels)}, None
 
     def metrics_from_sums(self, sums):
         return {"accuracy": sums["correct"] / sums["count"], "loss": sums["loss_sum"] / sums["count"]}

@@ -1,7 +1,8 @@
-"""The models the tasks train: an input layer, any registered recurrent layer, and a head.
+"""`SequenceModel`: an input layer, any registered recurrent layer, and a head.
 
-Built from a plain dict (the "model" part of config.json), so a run directory rebuilds its model
-from JSON alone and loads the weights from safetensors.
+The model of addition, sentiment and charlm: one prediction per step or one per sequence. Built from
+a plain dict (the "model" part of config.json), so a run directory rebuilds it from JSON alone and
+loads the weights from safetensors.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class SequenceModel(nn.Module):
         self.head = nn.Linear(self.rnn.output_size, output_size)
 
     def config(self) -> dict:
+        """The constructor's arguments, JSON-able: `SequenceModel(**m.config())` rebuilds `m`."""
         return dict(self._config)
 
     def forward(self, x, lengths=None, state=None):

@@ -1,0 +1,20 @@
+"""The models that `rnnzoo train` tasks train: recurrent layers with what a task puts around them.
+
+    sequence    SequenceModel: embedding or features -> Recurrent -> linear head, per step or per
+                sequence (addition, sentiment, charlm)
+
+Encoder-decoder and sequence-autoencoder models belong here too. A model here is an `nn.Module` that
+
+  - is built from one JSON-able dict of keyword arguments: `Model(**config)`;
+  - returns that dict from `config()`, so `rnnzoo train` writes it into config.json as "model" and a
+    run directory rebuilds the model from JSON alone (its weights come from safetensors, no pickles);
+  - keeps everything it needs in its `state_dict`, with nothing drawn at random after `__init__`.
+
+A task builds its model from that dict (`Task.build_model`) both when training and when loading a
+run, and computes its loss from the model's output (`Task.step`); the model knows nothing of tasks.
+Networks fitted without backpropagation (the echo state network) live in `rnnzoo.reservoir`.
+"""
+
+from .sequence import SequenceModel
+
+__all__ = ["SequenceModel"]
