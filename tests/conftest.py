@@ -132,6 +132,15 @@ def _seed():
 torch.set_num_threads(1)
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test, restored after it (CLI commands under test may set --threads)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def gradcheck_engine_function(cell, padded, dropout) -> bool:
     """torch.autograd.gradcheck (float64) of `cell`'s engine runner with respect to its input (every part:
     ctrnn's dt too), initial state and parameters, on L = 4, N = 3, with padding and dropout masks as asked."""

@@ -8,13 +8,7 @@ import torch
 from rnnzoo.memory import BAM
 from rnnzoo.memory.bam import bam_recall_rate
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # loops of small ops: intra-op threads only add wake-ups on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 X = torch.tensor([[1, -1, 1, -1, 1, -1], [1, 1, 1, -1, -1, -1]], dtype=torch.float64)

@@ -9,15 +9,16 @@ import pytest
 import torch
 
 from rnnzoo.data import mackey_glass
-from rnnzoo.reservoir import ESN, ESNState, reservoir_matrix, ridge_cv, ridge_fit, spectral_radius
+from rnnzoo.reservoir import (
+    ESN,
+    ESNState,
+    reservoir_matrix,
+    ridge_cv,
+    ridge_fit,
+    spectral_radius,
+)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("rho", [0.5, 0.95, 1.3])

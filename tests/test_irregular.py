@@ -10,13 +10,7 @@ import torch
 
 from rnnzoo.data import irregular_sinusoids
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_shapes_dtypes_and_positive_gaps():

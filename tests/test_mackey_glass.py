@@ -6,13 +6,7 @@ import torch
 
 from rnnzoo.data import mackey_glass
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # loops of small ops: intra-op threads only add wake-ups on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_deterministic_under_a_seed():

@@ -12,13 +12,7 @@ from rnnzoo.models import SequenceModel
 from rnnzoo.train import fit as training
 from rnnzoo.train.tasks import TASKS, ClosedFormTask
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_a_model_is_rebuilt_from_its_json_config():

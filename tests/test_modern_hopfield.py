@@ -7,13 +7,7 @@ import torch
 
 from rnnzoo.memory import ModernHopfield
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # loops of small ops: intra-op threads only add wake-ups on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def bipolar(P, N, seed):

@@ -10,13 +10,7 @@ import torch
 
 from rnnzoo.data import bouncing_squares
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_shapes_range_and_determinism_under_a_seed():

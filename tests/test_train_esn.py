@@ -18,12 +18,7 @@ from rnnzoo.train import fit as training
 SMALL = ["--units", "300", "--train-steps", "1000", "--washout", "200", "--horizon", "30", "--threads", "1"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def cli(*args) -> int:
