@@ -80,7 +80,9 @@ def main(argv=None) -> int:
 
     Usage errors raise SystemExit(2) after one 'rnnzoo: error: ...' line on stderr (argparse's way).
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # what was typed: a command may need to tell given options from defaults
     try:
         return args.run(args) or 0
     except (CommandError, ValueError, OSError) as e:  # OSError: a missing or unreadable file

@@ -122,8 +122,26 @@ def configure(parser):
         p.set_defaults(run=run, parser=p)
 
 
+_UNSET = object()
+
+
+def given_options(args) -> set[str]:
+    """The options (dests) typed on the command line after `train TASK`, whatever their values: parsed
+    again into a namespace where every option is pre-set to a marker, which argparse leaves alone
+    unless the option is given (it only fills in defaults that are missing)."""
+    argv = list(getattr(args, "argv", None) or [])
+    if args.task not in argv:
+        return set()
+    dests = [a.dest for a in args.parser._actions if a.dest != "help"]
+    marked = argparse.Namespace(**dict.fromkeys(dests, _UNSET))
+    args.parser.parse_known_args(argv[argv.index(args.task) + 1:], namespace=marked)
+    return {dest for dest in dests if getattr(marked, dest) is not _UNSET}
+
+
 def apply_config_file(args):
-    """Values from --config for every option not given on the command line."""
+    """Values from --config for every option not given on the command line; `args.given` is the set of
+    options given either way (the rest are defaults), which --resume reads."""
+    args.given = given_options(args)
     if not args.config:
         return args
     path = Path(args.config)
@@ -144,8 +162,9 @@ def apply_config_file(args):
             setattr(args, f"cell__{key}", getattr(args, f"cell__{key}", value))
         elif key not in defaults or key in ("config", "parser", "run"):
             raise CommandError(f"--config {path}: unknown option {key!r}")
-        elif getattr(args, key) == defaults[key]:  # not set on the command line
+        elif key not in args.given:
             setattr(args, key, value)
+        args.given.add(f"cell__{key}" if key in cell_option_names() else key)
     return args
 
 
