@@ -3,10 +3,28 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "torch")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rnnzoo import registry  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """The path ../shared/data/<parts> (the project's real data), for a test to read. Where it is
+    missing the test skips on a developer's machine, but fails under CI (the environment variable CI
+    set, as CI services do): CI always has the folder, so a test of real data never passes there by
+    skipping. Call it inside the test or fixture, not at import."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"the shared data {path} is missing, and CI (CI={os.environ['CI']!r}) must have it",
+                        pytrace=False)
+        pytest.skip(f"needs the shared data {path}")
+    return path
 
 # Every registered (architecture, option set): the generic tests run over all of them, so a new
 # architecture gets them by registering.

@@ -31,6 +31,24 @@ def test_kosko_example_exact_both_ways():
     assert torch.equal(one.y, Y[1]) and int(one.pair) == 1
 
 
+def test_steps_count_each_cues_own_bounces_by_hand_on_kosko_pairs():
+    """W = X^T Y (rows [2,0,0,-2], [0,-2,2,0], [2,0,0,-2], [-2,0,0,2], [0,2,-2,0], [-2,0,0,2]).
+    Cue x1: y = sign(W^T x1) = y1, then x = sign(W y1) = x1: nothing changed in bounce 1, so 1 step.
+    Cue x1 with its first bit flipped: W^T x' = [4, 4, -4, -4] gives y1; W y1 = [4, -4, 4, -4, 4, -4]
+    gives x1 (changed), bounce 2 changes nothing: 2 steps. The batch runs 2 bounces; the first cue,
+    converged after 1, must not count the second. E = -x^T W y: x' with y1 is -16, x1 with y1 is -24."""
+    bam = BAM(6, 4).store(X, Y)
+    flipped = X[0].clone()
+    flipped[0] = -1
+    r = bam.recall(x=torch.stack([X[0], flipped]))
+    assert r.steps.tolist() == [1, 2] and r.converged.tolist() == [True, True]
+    assert torch.equal(r.x, X[[0, 0]]) and torch.equal(r.y, Y[[0, 0]]) and r.pair.tolist() == [0, 0]
+    assert r.energy.T.tolist() == [[-24.0] * 5, [-16.0, -24.0, -24.0, -24.0, -24.0]]
+    short = bam.recall(x=torch.stack([X[0], flipped]), max_steps=1)
+    assert short.steps.tolist() == [1, 1] and short.converged.tolist() == [True, False]
+    assert int(bam.recall(x=flipped).steps) == 2  # alone, the same count
+
+
 def test_energy_never_increases_during_recall():
     for seed in range(5):
         bam = BAM(30, 20).store(bipolar(6, 30, seed), bipolar(6, 20, seed + 50))

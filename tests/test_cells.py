@@ -1,4 +1,7 @@
-"""One step of each classic cell against the published equations, written out here independently."""
+"""One step of each classic cell against the published equations, written out here independently. The
+layers run the per-step loop over `cell.step` (fused=False, engine="loop"), where the equations are: the
+fused kernels and the sequence engines are tested against that loop (tests/test_driver.py,
+tests/test_engine.py, tests/test_native.py)."""
 
 import pytest
 import torch
@@ -9,7 +12,10 @@ sig, tanh = torch.sigmoid, torch.tanh
 
 
 def one_step(layer, x, state):
-    """Run the layer for one step (L = 1) from `state` (per-sample tensors, no layer/dir dim)."""
+    """Run the layer for one step (L = 1) from `state` (per-sample tensors, no layer/dir dim), on the
+    per-step loop over the cell's `step`."""
+    layer.fused, layer.engine = False, "loop"
+    assert layer.path(x.dtype, backward=True) == "loop"
     state = tuple(s[None] for s in state)
     y, final = layer(x[None], state=state[0] if len(state) == 1 else state)
     final = final if isinstance(final, tuple) else (final,)
@@ -170,3 +176,21 @@ def test_bad_cell_arguments_name_the_argument(layer, kwargs, match):
     args = {"input_size": 3, "hidden_size": 4, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
         layer(**args)
+
+
+@pytest.mark.parametrize("layer,option", [
+    (rnnzoo.LSTM, "peephole"), (rnnzoo.LSTM, "coupled"), (rnnzoo.LSTM, "layer_norm"),
+    (rnnzoo.GRU, "reset_after"), (rnnzoo.CTRNN, "learn_tau"), (rnnzoo.ConvLSTM2d, "peephole"),
+])
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_boolean_cell_options_take_bools_only(layer, option, value):
+    # bool("False") is True: a truthy string would turn the option on
+    with pytest.raises(TypeError, match=rf"{option} must be a bool \(True or False\), got"):
+        layer(3, 4, **{option: value})
+
+
+@pytest.mark.parametrize("layer", [rnnzoo.LSTM, rnnzoo.ConvLSTM2d])
+@pytest.mark.parametrize("value,error", [(float("nan"), ValueError), (float("inf"), ValueError), ("1", TypeError)])
+def test_forget_bias_must_be_a_finite_number(layer, value, error):
+    with pytest.raises(error, match="forget_bias must be a"):
+        layer(3, 4, forget_bias=value)

@@ -105,3 +105,42 @@ def test_python_dash_m_entry_point():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [e.name for e in registry.entries()]
+
+
+def _failing_command(monkeypatch, error):
+    fake = types.ModuleType("rnnzoo.commands.fail", "Fail.")
+    fake.NAME, fake.HELP = "fail", "fail"
+    fake.configure = lambda parser: None
+
+    def run(args):
+        raise error
+    fake.run = run
+    monkeypatch.setattr(cli, "command_modules", lambda: [fake])
+
+
+def test_a_bug_is_one_line_saying_so_and_debug_shows_its_traceback(monkeypatch, capsys):
+    _failing_command(monkeypatch, KeyError("cell"))
+    assert cli.main(["fail"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("rnnzoo: internal error (a bug in rnnzoo): KeyError: 'cell'; run it again with --debug")
+    assert "(rnnzoo --debug fail)" in err
+    with pytest.raises(KeyError):  # --debug: the exception itself, and so its traceback
+        cli.main(["--debug", "fail"])
+
+
+def test_debug_shows_the_traceback_of_a_users_error_too(monkeypatch, capsys):
+    _failing_command(monkeypatch, ValueError("x must be positive"))
+    assert cli.main(["fail"]) == 1
+    assert capsys.readouterr().err == "rnnzoo: error: x must be positive\n"
+    assert cli.main(["--debug", "fail"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.endswith("rnnzoo: error: x must be positive\n")
+
+
+def test_train_without_a_task_names_the_tasks(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rnnzoo: error: train needs a task") and err.count("\n") == 1
+    assert "addition" in err and "mackey-glass" in err and not any(tmp_path.iterdir())

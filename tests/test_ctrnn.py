@@ -107,6 +107,35 @@ def test_per_step_dt_tensor_equals_running_the_steps_one_by_one_with_those_dt(me
         torch.testing.assert_close(state[:, 0], h[:, n], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("engine", ["loop", "auto"])
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_bidirectional_backward_direction_is_a_forward_ctrnn_on_the_reversed_steps_and_dt(method, engine):
+    """Each direction of a padded bidirectional layer equals a one-direction CTRNN with its weights run on
+    that sequence alone: forward on (x, dt), backward on (x, dt) reversed within the sequence's length,
+    its output reversed back. A backward direction that read dt unreversed (or reversed over the padded
+    length) would pair each observation with another one's time step."""
+    layer = rnnzoo.CTRNN(3, 4, bidirectional=True, method=method, batch_first=True, engine=engine).double()
+    for cell in layer.cells:
+        randomise_(cell)
+    one_way = [rnnzoo.CTRNN(3, 4, method=method, batch_first=True, engine="loop").double() for _ in range(2)]
+    for d in range(2):
+        one_way[d].cells[0].load_state_dict(layer.cells[d].state_dict())
+    lengths = [5, 2, 4]
+    x = torch.randn(3, 5, 3, dtype=F64)
+    dt = torch.rand(3, 5, dtype=F64) * 2 + 0.05  # a different time step at every observation
+    for n, length in enumerate(lengths):
+        x[n, length:], dt[n, length:] = 9.0, 7.0  # padding: any value, never read
+    with torch.no_grad():
+        y, h = layer(x, dt=dt, lengths=torch.tensor(lengths))
+        for n, length in enumerate(lengths):
+            forward, h_fwd = one_way[0](x[n:n + 1, :length], dt=dt[n:n + 1, :length])
+            backward, h_bwd = one_way[1](x[n:n + 1, :length].flip(1), dt=dt[n:n + 1, :length].flip(1))
+            torch.testing.assert_close(y[n, :length, :4], forward[0], rtol=0, atol=1e-12)
+            torch.testing.assert_close(y[n, :length, 4:], backward[0].flip(0), rtol=0, atol=1e-12)
+            torch.testing.assert_close(h[:, n], torch.cat([h_fwd[:, 0], h_bwd[:, 0]]), rtol=0, atol=1e-12)
+            assert not y[n, length:].any()
+
+
 def test_dt_layouts_agree_batch_first_time_major_and_trailing_unit_dim():
     layer = rnnzoo.CTRNN(3, 4).double()
     x, dt = torch.randn(5, 2, 3, dtype=F64), torch.rand(5, 2, dtype=F64) + 0.1

@@ -13,17 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import shared_data
 from rnnzoo.data.imdb import OFFICIAL_SHA256, WordVocab, download_imdb, load_imdb, tokenize
-
-ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb" / "aclImdb_labeled.tar.gz"
 
 
 @pytest.fixture(scope="module")
 def shared():
     """(train, test) of 8 reviews a class each, from the one full read of the shared archive here."""
-    if not ARCHIVE.is_file():
-        pytest.skip(f"shared archive {ARCHIVE} is missing")
-    return load_imdb(ARCHIVE, split="both", limit=16)
+    return load_imdb(shared_data("imdb", "aclImdb_labeled.tar.gz"), split="both", limit=16)
 
 
 def _layout(train, test):

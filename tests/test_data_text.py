@@ -3,23 +3,19 @@
 import json
 import re
 from importlib import resources
-from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from conftest import shared_data
 from rnnzoo.data import text as text_mod
 from rnnzoo.data.text import CharVocab, load_text, split_text, stream_batches
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared data folder {SHARED} is missing")
 
-
-@needs_shared
 def test_builtin_text_is_alice_and_equals_the_shared_file():
     alice = load_text()
-    assert alice == (SHARED / "alice_in_wonderland.txt").read_text(encoding="utf-8")
+    assert alice == shared_data("text", "alice_in_wonderland.txt").read_text(encoding="utf-8")
     assert "Down the Rabbit-Hole" in alice and len(alice) > 140_000
 
 
@@ -28,9 +24,8 @@ def test_builtin_text_ships_with_its_license():
     assert "PUBLIC DOMAIN" in folder.joinpath("alice_LICENSE.txt").read_text(encoding="utf-8")
 
 
-@needs_shared
 def test_load_text_reads_a_given_path():
-    assert load_text(SHARED / "tiny_shakespeare.txt").startswith("First Citizen:")
+    assert load_text(shared_data("text", "tiny_shakespeare.txt")).startswith("First Citizen:")
 
 
 def test_load_text_drops_a_byte_order_mark(tmp_path):

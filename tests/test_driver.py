@@ -79,10 +79,13 @@ def test_generic_loop_equals_fused_path_for_every_merge_mode(name, merge):
     layer.fused = True
     y1, s1 = layer(x, lengths=lengths)
     layer.fused = False
-    y2, s2 = layer(x, lengths=lengths)
-    torch.testing.assert_close(y1, y2, atol=1e-5, rtol=0)
-    for a, b in zip(as_tuple(s1), as_tuple(s2)):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    for engine in ("loop", "auto"):  # the per-step loop itself, then the cell's sequence engine
+        layer.engine = engine
+        assert (layer.path(backward=True, padded=True) == "loop") == (engine == "loop")
+        y2, s2 = layer(x, lengths=lengths)
+        torch.testing.assert_close(y1, y2, atol=1e-5, rtol=0)
+        for a, b in zip(as_tuple(s1), as_tuple(s2)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
     assert y1.shape[-1] == (10 if merge == "concat" else 5)
 
 
@@ -215,3 +218,27 @@ def test_finite_check_accepts_huge_finite_values_whose_sum_overflows():
     x[2, 0, 1] = float("nan")
     with pytest.raises(ValueError, match="NaN or inf"):
         layer(x)
+
+
+@pytest.mark.parametrize("option", ["bidirectional", "batch_first"])
+def test_boolean_layer_arguments_take_bools_only(option):
+    with pytest.raises(TypeError, match=rf"{option} must be a bool \(True or False\), got str 'False'"):
+        rnnzoo.Recurrent("lstm", 3, 4, **{option: "False"})
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "elman", "ctrnn", "jordan"])
+@pytest.mark.parametrize("x_dtype,layer_dtype", [(torch.float16, torch.float32), (torch.float64, torch.float32),
+                                                 (torch.float32, torch.float64)])
+def test_input_and_layer_of_different_dtypes_name_both(name, x_dtype, layer_dtype):
+    # torch's own kernels fail with "mat1 and mat2 must have the same dtype" or a oneDNN error instead
+    layer = rnnzoo.Recurrent(name, 3, 4).to(layer_dtype)
+    with pytest.raises(TypeError, match=rf"input dtype \({x_dtype}\) does not match the layer's parameter "
+                                        rf"dtype \({layer_dtype}\)"):
+        layer(torch.zeros(5, 2, 3, dtype=x_dtype))
+    assert layer(torch.zeros(5, 2, 3, dtype=layer_dtype))[0].dtype == layer_dtype
+
+
+def test_autocast_still_takes_input_of_another_dtype():
+    layer = rnnzoo.LSTM(3, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layer(torch.zeros(5, 2, 3, dtype=torch.bfloat16))[0].shape == (5, 2, 4)

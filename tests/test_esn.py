@@ -202,6 +202,28 @@ def test_ridge_chosen_by_cross_validation():
     assert esn.ridge_ in (1e-9, 1e-6, 1e-3) and len(esn.cv_errors) == 4
 
 
+def test_cross_validation_errors_equal_a_numpy_k_fold_of_held_out_blocks():
+    """Fold k holds out rows [k T/K, (k+1) T/K), is fitted on the other rows alone by the normal
+    equations (NumPy), and adds its squared error on the held-out rows; the sum is divided by T * O."""
+    rng = np.random.default_rng(4)
+    T, F, O, K = 60, 8, 2, 5
+    Z = rng.normal(size=(T, F))
+    Y = Z @ rng.normal(size=(F, O)) + 0.3 * rng.normal(size=(T, O))
+    ridges = [1e-6, 1e-2, 1.0, 30.0, 1e3]
+    expected = np.zeros(len(ridges))
+    for k in range(K):
+        held = np.zeros(T, dtype=bool)
+        held[k * T // K:(k + 1) * T // K] = True
+        Zt, Yt = Z[~held], Y[~held]
+        for j, r in enumerate(ridges):
+            W = np.linalg.solve(Zt.T @ Zt + r * np.eye(F), Zt.T @ Yt)  # (F, O)
+            expected[j] += ((Z[held] @ W - Y[held]) ** 2).sum()
+    expected /= T * O
+    ridge, errors = ridge_cv(torch.from_numpy(Z), torch.from_numpy(Y), ridges=ridges, folds=K)
+    np.testing.assert_allclose(errors, expected, rtol=1e-9, atol=0)
+    assert ridge == ridges[int(np.argmin(expected))]
+
+
 def test_echo_state_property():
     g = torch.Generator().manual_seed(5)
     esn = ESN(1, 100, seed=0, spectral_radius=0.9, input_scaling=0.5)
@@ -333,3 +355,31 @@ def test_benchmark_script_runs_at_a_tiny_size(capsys):
         torch.set_num_threads(1)
     assert len(errors) == 2 and result is None and all(math.isfinite(e) for e in errors)
     assert "NRMSE84 over 2 runs" in capsys.readouterr().out
+
+
+def test_predict_and_generate_before_fit_are_refused():
+    # the readout starts at zero: an unfitted ESN would answer zeros that look like a prediction
+    esn = ESN(1, 20, 1, seed=0)
+    s = mackey_glass(200, seed=0)
+    with pytest.raises(ValueError, match="predict: this ESN is not fitted"):
+        esn.predict(s[:10])
+    with pytest.raises(ValueError, match="generate: this ESN is not fitted"):
+        esn.generate(5)
+    esn.run(s[:10])  # the reservoir's states need no readout
+    esn.fit(s[:150], s[1:151], washout=20, ridge=1e-8)
+    assert esn.predict(s[:10]).shape == (10, 1) and esn.generate(5).shape == (5, 1)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"seed": -1}, ValueError, "seed must be >= 0, got -1"),
+    ({"seed": 1.5}, TypeError, "seed must be an int, got float 1.5"),
+    ({"seed": "1"}, TypeError, "seed must be an int, got str '1'"),
+    ({"seed": True}, TypeError, "seed must be an int, got bool True"),
+    ({"dtype": torch.float16}, TypeError, "dtype must be torch.float32 or torch.float64"),
+    ({"dtype": "float32"}, TypeError, "dtype must be torch.float32 or torch.float64"),
+    ({"feedback": "False"}, TypeError, r"feedback must be a bool \(True or False\)"),
+    ({"sparse": 0}, TypeError, r"sparse must be a bool \(True or False\)"),
+])
+def test_seed_dtype_and_switches_are_checked_by_name(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ESN(1, 10, **kwargs)

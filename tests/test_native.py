@@ -210,7 +210,7 @@ def test_engine_native_errors_name_what_is_missing(native_kernels, unbuilt, monk
     native._module = native_kernels
     layer = rnnzoo.LSTM(3, 4, engine="native")
     with pytest.raises(ValueError, match="float32 or float64"):
-        layer.half()(torch.randn(5, 2, 3, dtype=torch.float16))
+        rnnzoo.LSTM(3, 4, engine="native").half()(torch.randn(5, 2, 3, dtype=torch.float16))
     monkeypatch.setenv("RNNZOO_NATIVE", "0")
     with pytest.raises(ValueError, match="RNNZOO_NATIVE=0"):
         rnnzoo.LSTM(3, 4, engine="native")

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import shared_data
 from rnnzoo.data.series import load_series
-
-FORECASTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "timeseries" / "forecasting"
 
 
 def csv_file(tmp_path, text, name="s.csv", encoding="utf-8"):
@@ -82,20 +81,20 @@ def _binary(tmp_path):
     return path
 
 
-@pytest.mark.skipif(not FORECASTING.is_dir(), reason="needs ../shared/data/timeseries/forecasting")
 def test_the_shared_forecasting_series():
-    airline = load_series(FORECASTING / "Airline.csv", "Passengers")
+    folder = shared_data("timeseries", "forecasting")
+    airline = load_series(folder / "Airline.csv", "Passengers")
     assert airline.shape == (144,) and airline[:3].tolist() == [112.0, 118.0, 132.0] and airline[-1] == 432
-    sunspots = load_series(FORECASTING / "sunspots" / "sunspots.csv", "SUNACTIVITY")
+    sunspots = load_series(folder / "sunspots" / "sunspots.csv", "SUNACTIVITY")
     assert sunspots.shape == (309,) and sunspots[0] == 5
     with pytest.raises(ValueError, match="59 missing values"):
-        load_series(FORECASTING / "co2" / "co2.csv", "co2")
-    co2 = load_series(FORECASTING / "co2" / "co2.csv", "co2", missing="ffill")
+        load_series(folder / "co2" / "co2.csv", "co2")
+    co2 = load_series(folder / "co2" / "co2.csv", "co2", missing="ffill")
     assert co2.shape == (2284,) and not torch.isnan(co2).any() and 310 < float(co2.min()) < float(co2.max()) < 380
 
 
-@pytest.mark.skipif(not FORECASTING.is_dir(), reason="needs ../shared/data/timeseries/forecasting")
 def test_forecast_benchmark_runs_at_a_tiny_size(capsys, tmp_path):
+    shared_data("timeseries", "forecasting")  # the benchmark reads the series there
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "esn_forecast.py"
     spec = importlib.util.spec_from_file_location("rnnzoo_benchmark_esn_forecast", path)
     module = importlib.util.module_from_spec(spec)

@@ -4,17 +4,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import shared_data
 from safetensors.torch import load_file
 
 from rnnzoo import registry
 from rnnzoo.cli import main
+from rnnzoo.train import run as rundir
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-IMDB = DATA / "imdb" / "aclImdb_labeled.tar.gz"
 FAST = ["--threads", "1", "--epochs", "1"]
 ADDITION = ["addition", "--train-size", "256", "--val-size", "100", "--hidden", "8", "--batch-size", "32"]
 
@@ -75,9 +74,9 @@ def test_charlm_trains_statefully_and_generates_in_a_fresh_process(tmp_path, cap
     assert greedy.returncode == 0 and greedy.stdout.startswith("Alice")
 
 
-@pytest.mark.skipif(not IMDB.is_file(), reason="needs ../shared/data/imdb")
 def test_sentiment_trains_on_imdb_slice_with_lengths_and_predicts(tmp_path, capsys):
-    run = train(tmp_path, "sentiment", *FAST, "--data", str(IMDB), "--limit", "400", "--max-words", "30",
+    imdb = shared_data("imdb", "aclImdb_labeled.tar.gz")
+    run = train(tmp_path, "sentiment", *FAST, "--data", str(imdb), "--limit", "400", "--max-words", "30",
                 "--hidden", "8", "--embed", "8", "--vocab-size", "2000", "--bidirectional")
     config = assert_complete(run)
     # ids 0 (padding) and 1 (unknown) come on top of the words: the embedding must hold every id
@@ -161,7 +160,7 @@ def test_bad_data_gives_one_line_errors_and_leaves_no_run(tmp_path, capsys):
     csv = tmp_path / "reviews.csv"
     csv.write_text("review,score\ngood film,1\n")
     truncated = tmp_path / "cut.tar.gz"
-    truncated.write_bytes(IMDB.read_bytes()[:200_000] if IMDB.is_file() else b"\x1f\x8b\x08\x00" + b"0" * 100)
+    truncated.write_bytes(shared_data("imdb", "aclImdb_labeled.tar.gz").read_bytes()[:200_000])
     cases = [
         (["charlm", "--data", str(tmp_path / "missing.txt")], "missing.txt"),
         (["charlm", "--data", str(empty)], "empty"),
@@ -190,7 +189,7 @@ def test_tampered_or_truncated_model_and_bad_config_are_refused(tmp_path, capsys
     weights.write_bytes(original)
     config = json.loads((run / "config.json").read_text())
     config["model"]["cell"] = "no_such_cell"
-    (run / "config.json").write_text(json.dumps(config))
+    rundir.write_config(run, config)  # a config that checks out (signed anew) but names no model
     assert "cannot build" in error_of(capsys, "predict", str(run), "1", "2")
     (run / "config.json").write_text("{not json")
     assert "not valid JSON" in error_of(capsys, "evaluate", str(run))

@@ -5,6 +5,7 @@ memories, the reservoirs, the tasks and the CLI can all use it."""
 from __future__ import annotations
 
 import argparse
+import math
 
 import torch
 
@@ -22,6 +23,33 @@ def check_size(value, argument: str, minimum: int = 1) -> int:
     return value
 
 
+def check_bool(value, argument: str) -> bool:
+    """value if it is a bool (numpy's too), else a TypeError naming `argument`: "False", 0 or None
+    are not booleans, and a truthy string must not turn an option on."""
+    if isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool")):
+        return bool(value)
+    raise TypeError(f"{argument} must be a bool (True or False), got {type(value).__name__} {value!r}")
+
+
+def check_finite(value, argument: str) -> float:
+    """value as a float when it is a finite real number (bools refused), else a TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{argument} must be a float, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{argument} must be a finite float, got {value!r}")
+    return float(value)
+
+
+def check_seed(value, argument: str = "seed"):
+    """None, or an int in [0, 2**63) (bools refused), as torch.Generator.manual_seed takes it."""
+    if value is None:
+        return None
+    check_size(value, argument, minimum=0)
+    if value >= 2 ** 63:
+        raise ValueError(f"{argument} must be < 2**63, got {value}")
+    return value
+
+
 def int_range(low: int, high: int | None = None):
     """An argparse `type=` accepting an int in [low, high] (high None: no upper bound)."""
     def parse(text):
@@ -34,6 +62,32 @@ def int_range(low: int, high: int | None = None):
             raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {value}")
         return value
     parse.__name__ = "integer"  # argparse names the type in some messages
+    return parse
+
+
+def float_range(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+                high_open: bool = False):
+    """An argparse `type=` accepting a finite float in the interval from low to high (None: unbounded),
+    each end closed unless `low_open` / `high_open`: float_range(0, 1, high_open=True) is [0, 1)."""
+    if low is not None and high is not None:
+        bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None:
+        bounds = f" {'>' if low_open else '>='} {low:g}"
+    else:
+        bounds = "" if high is None else f" {'<' if high_open else '<='} {high:g}"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        ok = math.isfinite(value)
+        ok = ok and (low is None or (value > low if low_open else value >= low))
+        ok = ok and (high is None or (value < high if high_open else value <= high))
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be a finite number{bounds}, got {text}")
+        return value
+    parse.__name__ = "number"
     return parse
 
 

@@ -14,6 +14,8 @@ A module whose `configure` adds subcommands of its own (`rnnzoo example addition
 `run` reports a bad request by raising `CommandError` (or ValueError) with a one-line message; main
 prints it as "rnnzoo: error: <message>" and exits 1. Bad arguments exit 2 with one such line (no
 usage block), so write argument checks as argparse `type=` functions, e.g. `int_range(1, 64)`.
+Any other exception is a bug: one line says so and how to see it, `rnnzoo --debug COMMAND ...`,
+which prints the traceback (of a user's error too) and re-raises a bug's exception.
 
 Example:
     >>> from rnnzoo.cli import main
@@ -28,7 +30,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import shlex
 import sys
+import traceback
 
 from .checks import int_range  # noqa: F401  (the commands' argparse type; lives on the ground floor)
 
@@ -64,6 +68,8 @@ def build_parser() -> Parser:
     parser = Parser(prog=PROG, description="rnnzoo: the whole family of recurrent neural networks "
                     "behind one PyTorch API.", epilog=f"'{PROG} COMMAND --help' describes a command.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error (for a bug report)")
     parser.set_defaults(run=show_help(parser))
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in command_modules():
@@ -86,9 +92,19 @@ def main(argv=None) -> int:
     try:
         return args.run(args) or 0
     except (CommandError, ValueError, OSError) as e:  # OSError: a missing or unreadable file
+        if args.debug:
+            traceback.print_exc()
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # not a user's mistake: rnnzoo's own
+        if args.debug:
+            raise
+        message = str(e).splitlines()[0] if str(e) else ""
+        print(f"{PROG}: internal error (a bug in rnnzoo): {type(e).__name__}{': ' if message else ''}{message}; "
+              f"run it again with --debug to see the traceback ({shlex.join([PROG, '--debug', *argv])}), "
+              "and report it", file=sys.stderr)
+        return 1

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_bool, check_finite
 from ..driver import NamedRecurrent
 from ..registry import Entry, register
 from .base import Cell, dropped, init_blocks_
@@ -71,7 +72,7 @@ class ConvLSTMCell(Cell):
         super().__init__(input_size, hidden_size)
         self.kernel_size = _kernel_size(kernel_size)
         self.padding = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
-        self.peephole, self.forget_bias = bool(peephole), float(forget_bias)
+        self.peephole, self.forget_bias = check_bool(peephole, "peephole"), check_finite(forget_bias, "forget_bias")
         C = hidden_size
         self.weight_ih = nn.Parameter(torch.empty(4 * C, input_size, *self.kernel_size))
         self.weight_hh = nn.Parameter(torch.empty(4 * C, C, *self.kernel_size))

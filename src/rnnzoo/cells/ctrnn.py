@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_bool
 from ..driver import NamedRecurrent
 from ..engine import ctrnn as engine
 from ..registry import Entry, register
@@ -79,7 +80,7 @@ class CTRNNCell(Cell):
             raise TypeError(f"activation must be a str, got {type(activation).__name__} {activation!r}")
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-        self.activation, self.method, self.learn_tau = activation, method, bool(learn_tau)
+        self.activation, self.method, self.learn_tau = activation, method, check_bool(learn_tau, "learn_tau")
         self.act = get_activation(activation, "activation")
         self.tau, self.dt = _positive(tau, "tau"), _positive(dt, "dt")
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))

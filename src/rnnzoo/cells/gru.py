@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_bool
 from ..driver import NamedRecurrent
 from ..engine import gru as engine
 from ..interop import keras as _keras
@@ -46,7 +47,7 @@ class GRUCell(Cell):
 
     def __init__(self, input_size: int, hidden_size: int, *, reset_after: bool = True):
         super().__init__(input_size, hidden_size)
-        self.reset_after = bool(reset_after)
+        self.reset_after = check_bool(reset_after, "reset_after")
         H = hidden_size
         self.weight_ih = nn.Parameter(torch.empty(3 * H, input_size))
         self.weight_hh = nn.Parameter(torch.empty(3 * H, H))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_size
+from ..checks import check_bool, check_finite, check_size
 from ..driver import NamedRecurrent
 from ..engine import lstm as engine
 from ..interop import keras as _keras
@@ -64,8 +64,9 @@ class LSTMCell(Cell):
         proj_size = check_size(proj_size, "proj_size", minimum=0)
         if proj_size >= hidden_size:
             raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
-        self.peephole, self.coupled, self.layer_norm = bool(peephole), bool(coupled), bool(layer_norm)
-        self.proj_size, self.forget_bias = proj_size, float(forget_bias)
+        self.peephole, self.coupled = check_bool(peephole, "peephole"), check_bool(coupled, "coupled")
+        self.layer_norm = check_bool(layer_norm, "layer_norm")
+        self.proj_size, self.forget_bias = proj_size, check_finite(forget_bias, "forget_bias")
         self.output_size = proj_size or hidden_size
         H, P = hidden_size, self.output_size
         self.gates = 3 if self.coupled else 4

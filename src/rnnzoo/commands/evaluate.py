@@ -14,9 +14,12 @@ HELP = "recompute a run's validation metric from its saved model"
 
 
 def configure(parser):
+    from ..checks import int_range
+    from ..train.tasks.addition import MAX_BITS
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'rnnzoo train'")
     parser.add_argument("--data", default=None, help="data to evaluate on (default: the run's own)")
-    parser.add_argument("--bits", type=int, default=None, help="addition: bits per number")
+    parser.add_argument("--bits", type=int_range(1, MAX_BITS), default=None,
+                        help=f"addition: bits per number, 1 to {MAX_BITS} (as 'rnnzoo train addition')")
     parser.add_argument("--split", choices=["val", "test"], default=None,
                         help="sentiment: the held-out part of train (val) or the official test split")
 

@@ -11,8 +11,10 @@ Examples:
 
 from __future__ import annotations
 
-from ..checks import int_range
+from ..checks import float_range, int_range
 
+# below it, logits / temperature overflow float32 into NaN probabilities; --greedy is the limit at 0
+MIN_TEMPERATURE = 0.01
 NAME = "generate"
 HELP = "sample text from a trained charlm run; a mackey-glass run's free run"
 
@@ -21,10 +23,11 @@ def configure(parser):
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a charlm (or mackey-glass) run directory")
     parser.add_argument("--prompt", default="", help="text to start from")
     parser.add_argument("--length", type=int_range(1), default=300, help="characters to generate (300)")
-    parser.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (0.8)")
+    parser.add_argument("--temperature", type=float_range(MIN_TEMPERATURE), default=0.8,
+                        help=f"sampling temperature, >= {MIN_TEMPERATURE} (0.8; --greedy for the likeliest)")
     parser.add_argument("--top-k", type=int_range(0), default=0, help="sample among the k likeliest (0: all)")
     parser.add_argument("--greedy", action="store_true", help="always take the likeliest character")
-    parser.add_argument("--seed", type=int, default=None, help="random seed for sampling")
+    parser.add_argument("--seed", type=int_range(0, 2 ** 63 - 1), default=None, help="random seed for sampling")
 
 
 def run(args):

@@ -21,10 +21,11 @@ import os
 from pathlib import Path
 
 from .. import registry
-from ..checks import int_range
+from ..checks import float_range, int_range
 from ..cli import CommandError
 
 NAME = "train"
+SEED_MAX = 2 ** 32 - 1  # Lightning's seed_everything takes no more (and draws a random seed instead)
 HELP = "train a model on a task (addition, sentiment, charlm; mackey-glass: an ESN in closed form)"
 
 
@@ -54,10 +55,11 @@ def add_common(parser, task):
     g.add_argument("--bidirectional", action="store_true", help="add a backward direction per layer")
     g.add_argument("--merge", choices=["concat", "sum", "mul", "ave"], default="concat",
                    help="how bidirectional outputs combine (concat)")
-    g.add_argument("--dropout", type=float, default=d["dropout"], help=f"dropout between layers ({d['dropout']})")
-    g.add_argument("--recurrent-dropout", type=float, default=d["recurrent_dropout"],
+    fraction = float_range(0, 1, high_open=True)  # a dropout of 1 would train on zeros
+    g.add_argument("--dropout", type=fraction, default=d["dropout"], help=f"dropout between layers ({d['dropout']})")
+    g.add_argument("--recurrent-dropout", type=fraction, default=d["recurrent_dropout"],
                    help=f"variational dropout on the recurrent input ({d['recurrent_dropout']})")
-    g.add_argument("--io-dropout", type=float, default=d["io_dropout"],
+    g.add_argument("--io-dropout", type=fraction, default=d["io_dropout"],
                    help=f"dropout on the model's input (after any embedding) and before its output layer "
                         f"({d['io_dropout']})")
     cells = parser.add_argument_group("cell options (those of --model; see 'rnnzoo models NAME')")
@@ -73,19 +75,20 @@ def add_common(parser, task):
     t.add_argument("--epochs", type=int_range(1), default=d["epochs"], help=f"epochs ({d['epochs']})")
     t.add_argument("--batch-size", type=int_range(1), default=d["batch_size"],
                    help=f"sequences per batch ({d['batch_size']})")
-    t.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate ({d['lr']})")
+    t.add_argument("--lr", type=float_range(0, low_open=True), default=d["lr"], help=f"Adam learning rate ({d['lr']})")
     t.add_argument("--lr-schedule", choices=["plateau", "cosine", "none"], default=d["lr_schedule"],
                    help="halve on a validation plateau (default), cosine, or none")
-    t.add_argument("--clip", type=float, default=d["clip"],
+    t.add_argument("--clip", type=float_range(0), default=d["clip"],
                    help=f"clip the gradient norm to this; 0 turns it off ({d['clip']})")
     t.add_argument("--patience", type=int_range(1), default=d["patience"],
                    help="early stopping: epochs without improvement")
     t.add_argument("--max-time", type=int_range(0), default=0, help="stop after N seconds (0: no limit)")
-    t.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    t.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help="random seed (0)")
     t.add_argument("--threads", type=int_range(0), default=0,
                    help="torch threads per process (0: torch's default); 1 is fastest for small models")
     t.add_argument("--devices", type=int_range(1), default=1, help="processes (with --strategy ddp)")
-    t.add_argument("--strategy", default="auto", help="Lightning strategy: auto, ddp, ddp_spawn")
+    t.add_argument("--strategy", choices=["auto", "ddp", "ddp_spawn", "ddp_fork"], default="auto",
+                   help="Lightning strategy for --devices > 1 (auto)")
     io = parser.add_argument_group("data and output")
     io.add_argument("--data", default=None, help=task.data_help)
     io.add_argument("--out", default=None, help="run directory (default runs/TASK-MODEL)")
@@ -138,9 +141,44 @@ def given_options(args) -> set[str]:
     return {dest for dest in dests if getattr(marked, dest) is not _UNSET}
 
 
+def config_value(action, key: str, value, where: str):
+    """A --config value through the checks its flag gets: a switch takes JSON true/false only (never the
+    string "false", which is truthy); a number option a JSON number, run through the flag's `type=`
+    (its range); any other option a string (or null where its default is None), through `type=` and
+    `choices`. Cell options other than switches go to the cell as they are, which checks them."""
+    def refuse(what):
+        raise CommandError(f"--config {where}: {key!r}: {what}")
+    shown = json.dumps(value)
+    if action.nargs == 0:  # store_true, --x/--no-x
+        if not isinstance(value, bool):
+            refuse(f"must be true or false (JSON booleans), got {shown}")
+        return value
+    if action.type is _value:
+        return value
+    if value is None and action.default is None:
+        return None
+    kind = getattr(action.type, "__name__", "")
+    if kind in ("int", "float", "integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            refuse(f"must be {'an integer' if kind in ('int', 'integer') else 'a number'} (JSON), got {shown}")
+        text = shown  # as it would be typed: 0.001, 1e-05, NaN (which the range check refuses)
+    elif not isinstance(value, str):
+        refuse(f"must be a string, got {shown}")
+    else:
+        text = value
+    try:
+        converted = action.type(text) if action.type else text
+    except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
+        refuse(str(e))
+    if action.choices is not None and converted not in action.choices:
+        refuse(f"must be one of {', '.join(map(repr, action.choices))}, got {shown}")
+    return converted
+
+
 def apply_config_file(args):
-    """Values from --config for every option not given on the command line; `args.given` is the set of
-    options given either way (the rest are defaults), which --resume reads."""
+    """Values from --config for every option not given on the command line, each checked as its flag
+    is (`config_value`); `args.given` is the set of options given either way (the rest are defaults),
+    which --resume reads."""
     args.given = given_options(args)
     if not args.config:
         return args
@@ -154,17 +192,19 @@ def apply_config_file(args):
     if not isinstance(values, dict):
         raise CommandError(f"--config {path} must hold a JSON object of option values")
     defaults = vars(args.parser.parse_args([]))
+    actions = {action.dest: action for action in args.parser._actions}
     for key, value in values.items():
         key = key.replace("-", "_")
-        if key in getattr(args.parser, "backprop_options", {}):  # a closed-form task: run refuses it
-            setattr(args, key, getattr(args, key, value))
-        elif key in cell_option_names():
-            setattr(args, f"cell__{key}", getattr(args, f"cell__{key}", value))
-        elif key not in defaults or key in ("config", "parser", "run"):
+        dest = f"cell__{key}" if key in cell_option_names() else key
+        if dest in getattr(args.parser, "backprop_options", {}):  # a closed-form task: run refuses it
+            setattr(args, dest, getattr(args, dest, value))
+        elif dest == key and (key not in defaults or key in ("config", "parser", "run")):
             raise CommandError(f"--config {path}: unknown option {key!r}")
-        elif key not in args.given:
-            setattr(args, key, value)
-        args.given.add(f"cell__{key}" if key in cell_option_names() else key)
+        else:
+            value = config_value(actions[dest], key, value, str(path))  # checked even where a flag overrides it
+            if dest not in args.given:
+                setattr(args, dest, value)
+        args.given.add(dest)
     return args
 
 
@@ -182,6 +222,17 @@ def check_closed_form(args, task) -> None:
                            f"got {args.model!r}")
 
 
+def check_cell_options(entry, hidden: int, options: dict) -> None:
+    """The cell's own checks of its options (types, ranges), on a throwaway cell, before any data is
+    read; the random stream is left as it was."""
+    import torch
+    try:
+        with torch.random.fork_rng(devices=[]):
+            entry.cell(1, hidden, **options)
+    except (TypeError, ValueError) as e:
+        raise CommandError(f"model {entry.name!r}: {str(e).splitlines()[0]}") from None
+
+
 def _number(value: float) -> str:
     return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.3e}"
 
@@ -189,6 +240,9 @@ def _number(value: float) -> str:
 def run(args):
     from ..train import fit as training
     from ..train.tasks import TASKS, ClosedFormTask
+    if args.task is None:
+        raise CommandError(f"train needs a task: 'rnnzoo train TASK', TASK one of {', '.join(TASKS)} "
+                           "(see 'rnnzoo tasks', 'rnnzoo train TASK --help')")
     args = apply_config_file(args)
     if isinstance(TASKS[args.task], ClosedFormTask):
         return run_closed_form(args, TASKS[args.task])
@@ -204,6 +258,7 @@ def run(args):
     if entry.spatial:
         raise CommandError(f"model {args.model!r} reads images (N, L, C, H, W); task {args.task!r} "
                            "gives vectors per step")
+    check_cell_options(entry, args.hidden, given)
     args.cell_options = given
     _prepare(args)
     try:

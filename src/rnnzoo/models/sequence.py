@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_bool, check_finite, check_size
 from ..driver import Recurrent
 
 
@@ -23,8 +24,8 @@ class SequenceModel(nn.Module):
         hidden_size, num_layers, bidirectional, merge, dropout, recurrent_dropout: the layer's
         output_size: the head's outputs (1 for binary targets, the vocabulary for a language model)
         pool: "none" (a prediction per step), "last" (the last real step; a bidirectional layer's
-            backward half is read at step 0, where it has seen the whole sequence), "mean" or "max"
-            (over real steps)
+            backward half is read at step 0, where it has seen the whole sequence, so it needs
+            merge="concat"), "mean" or "max" (over real steps)
         io_dropout: dropout on the input (after the embedding) and on the recurrent output before the head
     """
 
@@ -36,6 +37,20 @@ class SequenceModel(nn.Module):
         super().__init__()
         if pool not in ("none", "last", "mean", "max"):
             raise ValueError(f"pool must be none, last, mean or max, got {pool!r}")
+        check_size(output_size, "output_size")
+        if check_size(vocab_size, "vocab_size", minimum=0):
+            check_size(embed_dim, "embed_dim")
+        # a dropout of 1 would train on zeros: [0, 1), as the layer's own dropouts
+        if not 0 <= check_finite(io_dropout, "io_dropout") < 1:
+            raise ValueError(f"io_dropout must be a float in [0, 1), got {io_dropout!r}")
+        pad = check_bool(pad, "pad")
+        if cell_options is not None and not isinstance(cell_options, dict):
+            raise TypeError(f"cell_options must be a dict of the cell's options, got {type(cell_options).__name__}")
+        if pool == "last" and bidirectional and merge != "concat":
+            # merged, the backward output at step 0 cannot be told from the forward one at the last step
+            raise ValueError(f"pool='last' of a bidirectional layer needs merge='concat' (with merge={merge!r} "
+                             "the backward direction would be read where it has seen one step); "
+                             "use merge='concat', or pool='mean' or 'max'")
         self._config = dict(cell=cell, hidden_size=hidden_size, output_size=output_size,
                             input_size=input_size, vocab_size=vocab_size, embed_dim=embed_dim,
                             num_layers=num_layers, bidirectional=bidirectional, merge=merge,

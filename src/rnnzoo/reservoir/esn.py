@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..cells.base import get_activation
-from ..checks import check_size
+from ..checks import check_bool, check_seed, check_size
 from . import _run
 from ._data import (
     check_count,
@@ -44,7 +44,8 @@ class ESN(nn.Module):
     "qr" (accurate at tiny ridges) or "normal" (Cholesky of Z^T Z + ridge I, about twice as fast)).
     predict: driven by inputs (feedback: the teacher if given, else the ESN's own outputs).
     generate: closed loop; with feedback y(n) feeds back through W_fb, without it y(n) is the next
-    input (then input_size must equal output_size). generated[k] predicts target step L + k.
+    input (then input_size must equal output_size). generated[k] predicts target step L + k. Both
+    refuse an ESN that was never fitted (its readout all zeros). dtype: torch.float32 or float64.
 
     Shapes (time-major; batch_first swaps L and B): L steps, B sequences, I input_size, N
     reservoir_size, O output_size, F = 1 + I (readout_input) + num_layers * N
@@ -99,8 +100,11 @@ class ESN(nn.Module):
             raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
         self.solver = solver
         self.washout = check_count(washout, "washout")
-        self.sparse, self.feedback, self.readout_input = bool(sparse), bool(feedback), bool(readout_input)
-        self.batch_first, self.seed, self.dtype = bool(batch_first), seed, dtype
+        self.sparse, self.feedback = check_bool(sparse, "sparse"), check_bool(feedback, "feedback")
+        self.readout_input, self.batch_first = check_bool(readout_input, "readout_input"), check_bool(batch_first, "batch_first")
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64 (the reservoir loops' types), got {dtype!r}")
+        self.seed, self.dtype = check_seed(seed, "seed"), dtype
         self.ridge_, self.cv_errors, self.last_state = None, None, None
         g = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
         self._noise_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=g)))
@@ -146,6 +150,13 @@ class ESN(nn.Module):
 
     def _readout(self, u, X) -> torch.Tensor:
         return self._features(u, X) @ self.weight_out.T
+
+    def _check_fitted(self, method: str) -> None:
+        """predict and generate read the readout: refuse an ESN that was never fitted (its weight_out all
+        zeros, no ridge_), whose outputs would be zeros that look like an answer."""
+        if self.ridge_ is None and not bool(self.weight_out.any()):
+            raise ValueError(f"{method}: this ESN is not fitted (its readout weight_out is all zeros); call "
+                             "fit(inputs, targets) first, or load a fitted one (ESN.from_config)")
 
     def _pair(self, inputs, targets, argument: str = "targets"):
         return pair(inputs, targets, self.input_size, self.output_size, argument, self.batch_first, self.dtype)
@@ -207,6 +218,7 @@ class ESN(nn.Module):
     def predict(self, inputs=None, *, teacher=None, steps: int | None = None, state: ESNState | None = None,
                 return_state: bool = False):
         """Outputs (L, B, O) driven by inputs; with feedback, the teacher's or (None) the ESN's own y."""
+        self._check_fitted("predict")
         if self.feedback and teacher is None:
             if inputs is None and (self.input_size or steps is None):
                 raise ValueError(f"inputs must be given (input_size={self.input_size}), or steps when input_size=0")
@@ -238,6 +250,7 @@ class ESN(nn.Module):
         if not self.feedback and self.input_size != self.output_size:
             raise ValueError(f"generate without feedback feeds y back as the input: input_size "
                              f"({self.input_size}) must equal output_size ({self.output_size})")
+        self._check_fitted("generate")
         unbatched = getattr(self, "_unbatched", True)
         if prime is not None:
             if self.feedback:

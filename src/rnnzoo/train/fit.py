@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from . import resume
 from . import run as rundir
 from .tasks import ClosedFormTask, get_task
 
@@ -29,16 +30,11 @@ TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout
                  "strategy", "max_time", "threads")
 
 
-def prepare_run_dir(out, resume: bool) -> Path:
+def prepare_run_dir(out) -> Path:
+    """A closed-form run's directory: missing or empty (it is fitted in one go, never resumed)."""
     run_dir = Path(out)
-    checkpoint = run_dir / "checkpoints" / "last.ckpt"
-    if resume:
-        if not checkpoint.is_file():
-            raise ValueError(f"--resume: {checkpoint} does not exist; nothing to resume in {run_dir}")
-        return run_dir
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise ValueError(f"--out {run_dir} exists and is not empty; choose another directory, "
-                         "or add --resume to continue the run in it")
+        raise ValueError(f"--out {run_dir} exists and is not empty; choose another directory")
     return run_dir
 
 
@@ -57,40 +53,45 @@ def fit(args) -> dict:
         return fit_closed_form(task, args)
     import lightning as L
 
+    run_dir = Path(args.out)
+    # processes that Lightning's DDP launcher started re-run this command: the first one checks --out
+    launched = os.environ.get("LOCAL_RANK", "0") != "0"
+    if not launched:
+        resume.check(run_dir, args)  # before anything is touched; on --resume, the run's options
     L.seed_everything(args.seed, workers=True, verbose=False)
     data = task.setup(args)  # bad data fails here, before any run directory exists
     model = task.build_model(model_config(task, args, data))
-    # processes that Lightning's DDP launcher started re-run this command: the first one checks --out
-    launched = os.environ.get("LOCAL_RANK", "0") != "0"
-    run_dir = Path(args.out) if launched else prepare_run_dir(args.out, args.resume)
     created = not run_dir.exists()
     try:
-        return _fit(task, args, data, model, run_dir)
+        return _fit(task, args, data, model, run_dir, launched)
     except BaseException:
-        if created:  # a run that failed before its first checkpoint leaves nothing behind
+        if created:  # a run that failed before it started leaves nothing behind
             remove_incomplete(run_dir)
         raise
 
 
-def _fit(task, args, data, model, run_dir):
+def _fit(task, args, data, model, run_dir, launched):
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor
+    from lightning.pytorch.loggers import TensorBoardLogger
 
     from .module import SafetensorsExport, TaskModule
+    from .records import ResumableLoader, RunCheckpoint, RunCSVLogger
 
+    checkpoints = run_dir / "checkpoints"
+    resume_step = resume.checkpoint_step(run_dir) if args.resume else None
+    if not launched:
+        if args.resume:
+            (run_dir / rundir.CONFIG).unlink(missing_ok=True)  # training on: no longer finished until re-exported
+        else:
+            resume.save_options(run_dir, args)  # first: from now on the folder is recognisably this run's
     module = TaskModule(task, model, lr=args.lr, lr_schedule=args.lr_schedule, epochs=args.epochs)
     export = SafetensorsExport(run_dir, task.monitor, task.mode)
-    checkpoints = run_dir / "checkpoints"
-    # last.ckpt: rewritten at the end of every epoch and every 100 steps, so an interrupted run
-    # resumes from at most 100 steps back
-    callbacks = [ModelCheckpoint(dirpath=checkpoints, filename="last", enable_version_counter=False,
-                                 save_on_train_epoch_end=True),
-                 ModelCheckpoint(dirpath=checkpoints, filename="last", enable_version_counter=False,
-                                 every_n_train_steps=100),
-                 EarlyStopping(task.monitor, mode=task.mode, patience=args.patience),
-                 LearningRateMonitor(), export]
-    loggers = [CSVLogger(run_dir, name="", version=""),
+    early = EarlyStopping(task.monitor, mode=task.mode, patience=args.patience)
+    # last.ckpt: after every finished epoch and every 100 steps, so an interrupted run resumes from at
+    # most 100 steps back (records.RunCheckpoint: written whole, after the epoch's metrics)
+    callbacks = [RunCheckpoint(checkpoints), early, LearningRateMonitor(), export]
+    loggers = [RunCSVLogger(run_dir, resume_step),
                TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False)]
     trainer = L.Trainer(
         accelerator="cpu", devices=args.devices, strategy=args.strategy, max_epochs=args.epochs,
@@ -99,12 +100,19 @@ def _fit(task, args, data, model, run_dir):
         logger=loggers, log_every_n_steps=10, num_sanity_val_steps=0, enable_model_summary=False,
         default_root_dir=run_dir, use_distributed_sampler=False)  # tasks shard their own batches
     train_loader, val_loader = task.loaders(args, data, trainer.global_rank, trainer.world_size)
+    train_loader = ResumableLoader(train_loader, module)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*LSTM with projections is not supported with oneDNN.*")
-        trainer.fit(module, train_loader, val_loader,
-                    ckpt_path=str(checkpoints / "last.ckpt") if args.resume else None)
+        try:
+            trainer.fit(module, train_loader, val_loader, weights_only=True,  # tensors and plain data only
+                        ckpt_path=str(checkpoints / rundir.LAST_CKPT) if args.resume else None)
+        except RuntimeError as e:
+            if "loading state_dict" not in str(e):
+                raise
+            raise ValueError(f"--resume: the checkpoint in {run_dir} does not fit the model these options "
+                             f"build ({str(e).splitlines()[0]}); give the options the run was started with") from None
     if not trainer.is_global_zero:
         return {}
     if trainer.interrupted:
@@ -114,6 +122,7 @@ def _fit(task, args, data, model, run_dir):
         "training": {k: getattr(args, k, None) for k in TRAINING_KEYS},
         "best": {task.monitor: export.best},
         "steps": trainer.global_step, "epochs_run": trainer.current_epoch,
+        "stopped_by": _stopped_by(trainer, early),
         "seconds": round(time.perf_counter() - started, 1),
         "train_seconds": round(module.train_seconds, 3),  # in training batches, validation excluded
         "files": dict(export.hashes),
@@ -127,6 +136,17 @@ def _fit(task, args, data, model, run_dir):
     return config
 
 
+def _stopped_by(trainer, early) -> str:
+    """What ended the training: "early_stopping", "max_time" or "epochs" (read by --resume)."""
+    from lightning.pytorch.callbacks import Timer
+    if early.stopped_epoch > 0:
+        return "early_stopping"
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    if timer is not None and timer.time_remaining() is not None and timer.time_remaining() <= 0:
+        return "max_time"
+    return "epochs"
+
+
 def fit_closed_form(task, args) -> dict:
     """A closed-form task (no Lightning, no gradients): `task.fit` writes model.safetensors,
     metrics.csv and plots/; config.json, with the files' hashes, is written last, as for trained runs."""
@@ -135,7 +155,7 @@ def fit_closed_form(task, args) -> dict:
                          "to resume")
     torch.manual_seed(args.seed)
     data = task.setup(args)  # bad options fail here, before any run directory exists
-    run_dir = prepare_run_dir(args.out, resume=False)
+    run_dir = prepare_run_dir(args.out)
     created = not run_dir.exists()
     started = time.perf_counter()
     try:
@@ -193,7 +213,12 @@ def write_plots(task, model, config, run_dir) -> list[str]:
 def load_run(run_dir, which: str = rundir.BEST):
     """(task, model in eval mode, config) of a finished run, from config.json and safetensors only."""
     config = rundir.read_config(run_dir)
-    task = get_task(config["task"])
+    path = Path(run_dir) / rundir.CONFIG
+    try:
+        task = get_task(config["task"])
+    except ValueError as e:
+        raise rundir.RunError(f"{path}: 'task' is not one rnnzoo knows: {e}") from None
+    rundir.check_config(config, path, task.data_types)
     try:
         model = task.build_model(config.get("model"))
     except (TypeError, ValueError) as e:
@@ -234,5 +259,5 @@ def remove_incomplete(run_dir) -> None:
     """Delete a run directory that never finished and has no checkpoint to resume from."""
     run_dir = Path(run_dir)
     if run_dir.is_dir() and not (run_dir / rundir.CONFIG).exists() \
-            and not (run_dir / "checkpoints" / "last.ckpt").exists():
+            and not (run_dir / "checkpoints" / rundir.LAST_CKPT).exists():
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -14,6 +14,9 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from .base import Task
 
 
+MAX_BITS = 62  # a + b in int64 with its carry bit; `rnnzoo evaluate --bits` takes the same range
+
+
 def to_bits(values: torch.Tensor, bits: int) -> torch.Tensor:
     """(N,) non-negative ints -> (N, bits) float bits, least significant first."""
     return ((values[:, None] >> torch.arange(bits)) & 1).float()
@@ -26,12 +29,12 @@ def from_bits(bits: torch.Tensor) -> torch.Tensor:
 
 
 def make_pairs(n: int, bits: int, generator: torch.Generator, exclude: set | None = None):
-    """n distinct random pairs (a, b) of `bits`-bit ints, none of them in `exclude`.
+    """n distinct random pairs (a, b) of `bits`-bit ints, none of them in `exclude`, as a (n, 2) tensor.
 
-    Fewer when fewer exist: every pair of 4-bit numbers is only 256 pairs.
+    Fewer when fewer exist: every pair of 4-bit numbers is only 256 pairs (less those excluded).
     """
     high = 2 ** bits
-    pairs, seen = [], set(exclude or ())
+    pairs, seen = [], {p for p in exclude or () if max(p) < high}  # wider pairs take nothing from these
     n = min(n, high * high - len(seen))
     while len(pairs) < n:
         if high * high <= 4 * n:  # small widths: enumerate and shuffle rather than rejection-sample
@@ -45,7 +48,7 @@ def make_pairs(n: int, bits: int, generator: torch.Generator, exclude: set | Non
                 pairs.append(pair)
                 if len(pairs) == n:
                     break
-    return torch.tensor(pairs, dtype=torch.long)
+    return torch.tensor(pairs, dtype=torch.long).view(-1, 2)
 
 
 def encode(pairs: torch.Tensor, bits: int):
@@ -61,15 +64,18 @@ class Addition(Task):
     data_help = "generated; no --data (use --bits, --train-size)"
     monitor, mode, pool = "val_accuracy", "max", "none"
     defaults = dict(Task.defaults, hidden=16, epochs=30, batch_size=32, lr=0.01, patience=100)
+    data_types = {"bits": int, "train_size": int, "val_size": int, "seed": int}
 
     def add_arguments(self, parser):
-        parser.add_argument("--bits", type=int, default=8, help="bits per number in training (8)")
-        parser.add_argument("--train-size", type=int, default=4000, help="training pairs (4000)")
-        parser.add_argument("--val-size", type=int, default=1000, help="held-out pairs (1000)")
+        from ...checks import int_range
+        parser.add_argument("--bits", type=int_range(1, MAX_BITS), default=8,
+                            help=f"bits per number in training, 1 to {MAX_BITS} (8)")
+        parser.add_argument("--train-size", type=int_range(1), default=4000, help="training pairs (4000)")
+        parser.add_argument("--val-size", type=int_range(1), default=1000, help="held-out pairs (1000)")
 
     def setup(self, args):
-        if args.bits < 1 or args.bits > 62:
-            raise ValueError(f"--bits must be from 1 to 62, got {args.bits}")
+        if args.bits < 1 or args.bits > MAX_BITS:
+            raise ValueError(f"--bits must be from 1 to {MAX_BITS}, got {args.bits}")
         if args.data:
             raise ValueError("task addition generates its data; --data is not used")
         total = 4 ** args.bits
@@ -111,8 +117,12 @@ class Addition(Task):
         data = dict(config["data"])
         if bits is None or bits == data["bits"]:
             return DataLoader(TensorDataset(*encode(self._pairs(data)[1], data["bits"])), batch_size=500)
+        # another width: fresh pairs, but none that was trained on (every pair of a narrower width is a
+        # pair of the training width too, zero-extended, and so can be one of a wider width)
         g = torch.Generator().manual_seed(data["seed"] + bits)
-        pairs = make_pairs(data["val_size"], bits, g)
+        pairs = make_pairs(data["val_size"], bits, g, exclude=set(map(tuple, self._pairs(data)[0].tolist())))
+        if not len(pairs):
+            raise ValueError(f"every {bits}-bit pair was trained on: there is no held-out pair of that width")
         return DataLoader(TensorDataset(*encode(pairs, bits)), batch_size=500)
 
     def predict(self, model, config, inputs):

@@ -23,6 +23,9 @@ class Task:
     stateful = False          # carries state across batches (truncated BPTT over a stream)
     pool = "last"             # how SequenceModel reads the recurrent output
     models: tuple[str, ...] | None = None  # the --model names the task takes; None: the registry's cells
+    # the entries of config.json's "data" (what `setup` returned) that reading a run relies on, with their
+    # JSON types (int, float, str, dict, bool; a tuple for several, None for null): `read_config` checks them
+    data_types: dict = {}
     # defaults for the shared options (train's --hidden, --layers, ...), overridable per task
     defaults = dict(model="lstm", hidden=64, layers=1, epochs=10, batch_size=32, lr=1e-3,
                     clip=1.0, patience=3, dropout=0.0, recurrent_dropout=0.0, io_dropout=0.0,

@@ -31,13 +31,16 @@ class CharLM(Task):
     # (136k training characters) and without it a 2x256 LSTM stops improving at ~1.45 nats/char
     defaults = dict(Task.defaults, hidden=256, layers=2, epochs=60, batch_size=32, lr=2e-3,
                     dropout=0.3, io_dropout=0.3, patience=5)
+    data_types = {"path": (str, None), "vocab": dict, "max_chars": int, "val_fraction": float, "bptt": int,
+                  "batch_size": int}
 
     def add_arguments(self, parser):
-        parser.add_argument("--bptt", type=int, default=100, help="characters per update (100)")
-        parser.add_argument("--embed", type=int, default=64, help="character embedding size (64)")
-        parser.add_argument("--val-fraction", type=float, default=0.1,
-                            help="the last part of the text used for validation (0.1)")
-        parser.add_argument("--max-chars", type=int, default=0,
+        from ...checks import float_range, int_range
+        parser.add_argument("--bptt", type=int_range(1), default=100, help="characters per update (100)")
+        parser.add_argument("--embed", type=int_range(1), default=64, help="character embedding size (64)")
+        parser.add_argument("--val-fraction", type=float_range(0, 1, low_open=True, high_open=True), default=0.1,
+                            help="the last part of the text used for validation, in (0, 1) (0.1)")
+        parser.add_argument("--max-chars", type=int_range(0), default=0,
                             help="use only the first N characters of the text (0 = all)")
 
     def setup(self, args):
@@ -46,7 +49,10 @@ class CharLM(Task):
         text = load_text(args.data)
         if args.max_chars:
             text = text[: args.max_chars]
-        train, val = split_text(text, args.val_fraction)
+        try:
+            train, val = split_text(text, args.val_fraction)
+        except ValueError as e:  # too short a text (or --max-chars) for its validation part
+            raise ValueError(f"--val-fraction/--max-chars/--data: {e}") from None
         # the vocabulary covers the whole text, so validation never meets an unknown character
         return {"path": None if args.data is None else str(args.data), "vocab": CharVocab(text).to_dict(),
                 "max_chars": args.max_chars, "val_fraction": args.val_fraction, "bptt": args.bptt,
@@ -95,8 +101,9 @@ class CharLM(Task):
         vocab = CharVocab.from_dict(config["data"]["vocab"])
         if length < 1:
             raise ValueError(f"--length must be >= 1, got {length}")
-        if not greedy and temperature <= 0:
-            raise ValueError(f"--temperature must be > 0 (or use --greedy), got {temperature}")
+        if not greedy and not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
+                               and temperature >= 0.01):  # smaller: logits / temperature overflow to NaN
+            raise ValueError(f"--temperature must be a finite number >= 0.01 (or use --greedy), got {temperature}")
         if not prompt:
             prompt = vocab.chars[0] if "\n" not in vocab.chars else "\n"
         missing = sorted(set(prompt) - set(vocab.chars))

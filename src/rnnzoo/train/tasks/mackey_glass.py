@@ -16,6 +16,7 @@ plots/free_run.png.
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import math
 
@@ -33,6 +34,7 @@ class MackeyGlass(ClosedFormTask):
     monitor, mode = "horizon_nrmse", "min"
     models = ("esn",)
     defaults = dict(ClosedFormTask.defaults, model="esn")
+    data_types = {"mackey_glass": dict, "seed": int, "train_steps": int, "washout": int, "horizon": int}
     PLOT_STEPS = 500  # the free-run plot runs on past the horizon to show where the prediction parts
 
     def add_arguments(self, parser):
@@ -120,6 +122,11 @@ class MackeyGlass(ClosedFormTask):
         c = model_config
         if not isinstance(c, dict) or c.get("class") != "ESN":
             raise ValueError("its model entry is not an ESN's config")
+        missing = [k for k in inspect.signature(ESN).parameters if k not in c and k not in ("dtype", "_draw")]
+        if missing:  # the constructor's defaults would quietly stand in for them
+            raise ValueError(f"its model entry has no {', '.join(map(repr, missing))}")
+        if c.get("dtype", "float64") not in ("float32", "float64"):
+            raise ValueError(f"its model entry's dtype must be \"float32\" or \"float64\", got {c['dtype']!r}")
         esn = ESN(**{k: v for k, v in c.items() if k not in ("class", "ridge_", "dtype")},
                   dtype=getattr(torch, c.get("dtype", "float64")), _draw=False)  # load_run loads the weights
         esn.ridge_ = c.get("ridge_")

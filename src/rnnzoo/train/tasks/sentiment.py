@@ -76,16 +76,20 @@ class Sentiment(Task):
     # LSTM(128) on the last 80 words from 84.0-84.5% to 84.6-84.8% on the test reviews (seeds 0, 1)
     defaults = dict(Task.defaults, hidden=128, epochs=10, batch_size=64, lr=2e-3, patience=3,
                     io_dropout=0.4, recurrent_dropout=0.2)
+    data_types = {"path": str, "limit": int, "max_words": int, "seed": int, "text_column": str,
+                  "label_column": str, "vocab": dict}
 
     def add_arguments(self, parser):
-        parser.add_argument("--max-words", type=int, default=80,
+        from ...checks import int_range
+        parser.add_argument("--max-words", type=int_range(0), default=80,
                             help="keep each review's last N words (80, as the Keras lesson; 0 = all)")
-        parser.add_argument("--cap", type=int, default=400, help="with --max-words 0: at most N words")
-        parser.add_argument("--vocab-size", type=int, default=10000, help="words in the vocabulary (10000)")
-        parser.add_argument("--embed", type=int, default=128, help="word embedding size (128)")
+        parser.add_argument("--cap", type=int_range(1), default=400, help="with --max-words 0: at most N words")
+        parser.add_argument("--vocab-size", type=int_range(3), default=10000, help="words in the vocabulary (10000)")
+        parser.add_argument("--embed", type=int_range(1), default=128, help="word embedding size (128)")
         parser.add_argument("--pool", choices=["last", "mean", "max"], default="max",
                             help="how the review's outputs become one vector (max over real steps)")
-        parser.add_argument("--limit", type=int, default=0, help="use only N reviews per split (tests)")
+        parser.add_argument("--limit", type=int_range(0), default=0,
+                            help="use only N >= 2 reviews per split (tests; 0: all)")
         parser.add_argument("--text-column", default="text", help="CSV/TSV text column (text)")
         parser.add_argument("--label-column", default="label", help="CSV/TSV label column (label)")
         # punctuation helps: LSTM(128) on the last 80 tokens (words and punctuation) reached 86.0% on
@@ -133,12 +137,17 @@ class Sentiment(Task):
     def setup(self, args):
         if args.max_words < 0 or args.cap < 1 or args.vocab_size < 3:
             raise ValueError("--max-words must be >= 0, --cap >= 1 and --vocab-size >= 3")
+        if args.limit == 1:
+            raise ValueError("--limit must be 0 (every review) or >= 2 (half of them of each class), got 1")
         data = {"path": self._path(args.data, args.download), "limit": args.limit,
                 "max_words": args.max_words or args.cap, "vocab_size": args.vocab_size, "seed": args.seed,
                 "text_column": args.text_column, "label_column": args.label_column,
                 "words_only": args.words_only}
         train = self._reviews(data, "train")
-        train_part, _ = self._split(train, args.seed)
+        train_part, val_part = self._split(train, args.seed)
+        if not val_part:
+            raise ValueError(f"--data {data['path']}: {len(train)} training review(s) leave none for validation "
+                             f"(a tenth of them, rounded down); give at least 10 (more data, or a larger --limit)")
         vocab = imdb.WordVocab.build([tokens for tokens, _ in train_part], max_size=args.vocab_size)
         return dict(data, vocab=vocab.to_dict())
 
