@@ -1,11 +1,16 @@
 """benchmarks/cells.py runs end to end at tiny sizes: one row per registered (name, variant), plus the
 torch baselines, the engine rows of configurations with a sequence engine and the forced-loop rows of
 fused or engine configurations. No test here asserts a time or a ratio
-beyond its being a positive finite number."""
+beyond its being a positive finite number. benchmarks/fuzz.py runs a few seconds of each of its targets
+and finds nothing, and its judges tell a finding from an allowed outcome."""
 
 import importlib.util
 import json
 import math
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +149,67 @@ def test_peak_memory_sees_a_known_temporary_and_not_what_stays(bench):
     peak = bench.peak_mb(step)
     assert 64 + 16 - 8 < peak < 64 + 16 + 8, peak
     assert bench.peak_mb(lambda: None) < 4
+
+
+# --- benchmarks/fuzz.py -------------------------------------------------------------------------------
+FUZZ = SCRIPT.with_name("fuzz.py")
+
+
+def test_fuzz_runs_every_target_for_seconds_and_finds_nothing():
+    done = subprocess.run([sys.executable, str(FUZZ), "--budget-seconds", "5", "--seed", "0"], capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    for target in ("files", "cli", "api"):
+        m = re.search(rf"^## {target}: (\d+) cases in \d+ s, (\d+) distinct inputs$", done.stdout, re.M)
+        assert m and 1 <= int(m[2]) <= int(m[1]), done.stdout
+    assert "findings: 0" in done.stdout and done.stdout.rstrip().endswith("\n0 findings"), done.stdout
+
+
+@pytest.fixture(scope="module")
+def fuzz():
+    spec = importlib.util.spec_from_file_location("rnnzoo_benchmark_fuzz", FUZZ)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("code,out,err,finding", [
+    (0, "models\n", "", None),
+    (2, "", "rnnzoo: error: argument --hidden: expected an integer, got 'x' (see 'rnnzoo train addition --help')\n",
+     None),
+    (1, "", "rnnzoo: warning: slow\nrnnzoo: error: run directory 'x' does not exist\n", None),
+    (0, "val_loss: nan\n", "", "NaN or inf printed"),
+    (1, "", "Traceback (most recent call last):\n  ...\nIndexError: x\n", "a traceback on stderr"),
+    (1, "", "rnnzoo: internal error (a bug in rnnzoo): KeyError: 'x'; run it again with --debug\n", "internal error"),
+    (1, "", "rnnzoo: error: one\nrnnzoo: error: two\n", "not one 'rnnzoo: error:' line"),
+    (1, "", "", "not one 'rnnzoo: error:' line"),
+    (3, "", "rnnzoo: error: x\n", "exit status 3"),
+])
+def test_fuzz_tells_a_cli_finding_from_an_allowed_outcome(fuzz, code, out, err, finding):
+    assert fuzz.judge(["evaluate", "RUN"], code, out, err)[1] == finding
+
+
+@pytest.mark.parametrize("raised,finding", [
+    (None, None),
+    (lambda path: ValueError(f"text file {path} is empty (0 bytes)"), None),
+    (lambda path: FileNotFoundError(f"text file {path} does not exist"), None),
+    (lambda path: ValueError("'utf-8' codec can't decode byte 0xff"), "ValueError from load_text does not name the file"),
+    (lambda path: ValueError(f"{path}:\nsecond line"), "a message of several lines from load_text"),
+    (lambda path: KeyError("chars"), "KeyError from load_text"),
+    (lambda path: RecursionError("too deep"), "RecursionError from load_text"),
+])
+def test_fuzz_tells_a_reader_finding_from_an_allowed_outcome(fuzz, tmp_path, monkeypatch, raised, finding):
+    for folder in ("runs", "broken"):
+        (tmp_path / folder).mkdir()
+    path = tmp_path / "text.txt"
+    path.write_text("hello")
+
+    def load_text(p):
+        if raised is not None:
+            raise raised(p)
+        return "hello"
+    monkeypatch.setattr("rnnzoo.data.text.load_text", load_text)
+    files = fuzz.files_target.Files(tmp_path, 0)
+    kind, got, _ = files.run({"reader": "load_text", "path": str(path), "args": {}, "what": "as it is"})
+    assert (got or "").split(" at ")[0] == (finding or "")
+

@@ -194,3 +194,12 @@ def test_boolean_cell_options_take_bools_only(layer, option, value):
 def test_forget_bias_must_be_a_finite_number(layer, value, error):
     with pytest.raises(error, match="forget_bias must be a"):
         layer(3, 4, forget_bias=value)
+
+
+@pytest.mark.parametrize("name,option", [(e.name, o) for e in rnnzoo.registry.entries() for o in e.options()
+                                         if o.endswith("activation")])
+@pytest.mark.parametrize("value", [[4], {"a": 1}, 1])
+def test_an_activation_that_is_no_string_is_refused_naming_it(name, option, value):
+    # found by benchmarks/fuzz.py: a list or dict failed the look-up as "unhashable type: 'list'"
+    with pytest.raises((TypeError, ValueError), match=rf"^{option} must be"):
+        rnnzoo.Recurrent(name, 3, 4, **{option: value})

@@ -130,6 +130,13 @@ def test_input_with_wrong_spatial_rank_raises_naming_x(shape):
         rnnzoo.ConvLSTM2d(2, 3)(torch.randn(*shape))
 
 
+@pytest.mark.parametrize("frame", [(0, 6), (6, 0)])
+def test_frames_of_zero_height_or_width_are_named(frame):
+    # found by benchmarks/fuzz.py: they reached conv2d, whose RuntimeError named the kernel size
+    with pytest.raises(ValueError, match=r"^x has empty steps: each is \(2, \d, \d\), with no values$"):
+        rnnzoo.ConvLSTM2d(2, 3)(torch.randn(4, 2, 2, *frame))
+
+
 def test_state_with_wrong_frame_size_raises_naming_state():
     rnn = rnnzoo.ConvLSTM2d(2, 3)
     x = torch.randn(4, 2, 2, 6, 6)

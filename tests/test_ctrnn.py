@@ -147,6 +147,93 @@ def test_dt_layouts_agree_batch_first_time_major_and_trailing_unit_dim():
     torch.testing.assert_close(layer(x, dt=torch.ones(5, 2, dtype=F64))[0], layer(x)[0])
 
 
+# --- dt = 0 and padded dt, on the three paths that run a CTRNN -------------------------------------
+
+PATHS = ["loop", "engine", "native"]
+
+
+def on_path(path, method, monkeypatch, request):
+    """A float64 CTRNN (random weights, tau per unit) whose training calls with dt take `path`: the per-step
+    loop, the engine in Python (RNNZOO_NATIVE=0) or the engine on the compiled kernels."""
+    if path == "native":
+        request.getfixturevalue("native_kernels")
+        monkeypatch.delenv("RNNZOO_NATIVE", raising=False)
+    else:
+        monkeypatch.setenv("RNNZOO_NATIVE", "0")
+    torch.manual_seed(0)
+    layer = rnnzoo.CTRNN(3, 4, method=method, batch_first=True, engine="loop" if path == "loop" else "auto").double()
+    randomise_(layer.cells[0])
+    assert layer.path(F64, backward=True, step_inputs=("dt",), padded=True) == path
+    return layer
+
+
+def run_with_grads(layer, x, dt, lengths=None):
+    """(y, h, dL/dx, dL/ddt, dL/dparameters) for L = sum(sin(y)) + sum(h)."""
+    x, dt = x.clone().requires_grad_(), dt.clone().requires_grad_()
+    layer.zero_grad()
+    y, h = layer(x, dt=dt, lengths=lengths)
+    (y.sin().sum() + h.sum()).backward()
+    return y.detach(), h.detach(), x.grad, dt.grad, [p.grad.clone() for p in layer.parameters()]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_dt_zero_is_a_gap_of_no_time_the_state_stays_exactly_as_it_was(method, path, monkeypatch, request):
+    """Two observations at the same time: dt = 0 changes nothing, bit for bit, in the middle of a sequence
+    (the output repeats) and at its end (the final state is the one a step before)."""
+    layer = on_path(path, method, monkeypatch, request)
+    x = torch.randn(3, 6, 3, dtype=F64)
+    dt = torch.rand(3, 6, dtype=F64) + 0.1
+    dt[:, 3] = 0.0
+    dt[1, 5] = 0.0
+    with torch.no_grad():
+        y, h = layer(x, dt=dt)
+        _, h_before = layer(x[:, :5], dt=dt[:, :5])
+    assert torch.equal(y[:, 3], y[:, 2])
+    assert torch.equal(h[0, 1], h_before[0, 1])
+    assert not torch.equal(h[0, 0], h_before[0, 0])  # a step of time did move the others
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_padded_dt_is_ignored_any_finite_value_gives_the_same_outputs_and_gradients(method, path, monkeypatch,
+                                                                                     request):
+    """The dt of a step beyond `lengths` may be 0, negative or huge: outputs, final state and every
+    gradient are those of padding with 1, and dt's own gradient there is 0."""
+    layer = on_path(path, method, monkeypatch, request)
+    lengths = torch.tensor([6, 4, 2])
+    x = torch.randn(3, 6, 3, dtype=F64)
+    dt = torch.rand(3, 6, dtype=F64) + 0.1
+    pad = torch.arange(6)[None, :] >= lengths[:, None]
+    ones = run_with_grads(layer, x, dt.masked_fill(pad, 1.0), lengths)
+    odd = dt.clone()
+    odd[1, 4:] = torch.tensor([0.0, -5.0])
+    odd[2, 2:] = torch.tensor([1e30, -1e30, 0.0, -0.5])
+    got = run_with_grads(layer, x, odd, lengths)
+    for a, b in zip(ones[:4], got[:4]):
+        assert torch.equal(a, b)
+    for a, b in zip(ones[4], got[4]):
+        assert torch.equal(a, b)
+    assert not got[3][pad].any()
+
+
+@pytest.mark.parametrize("path", ["engine", "native"])
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_gradients_at_dt_zero_steps_are_the_loops_on_the_engine_and_compiled_kernels(method, path, monkeypatch,
+                                                                                      request):
+    """At dt = 0, h_t - h_{t-1} = 0 no longer carries the slope that dt's gradient needs (the engine divided
+    it by dt: 0 / 0). Every gradient, dt's included, must be the per-step loop's (autograd of the step)."""
+    lengths = torch.tensor([6, 6, 4])
+    x = torch.randn(3, 6, 3, dtype=F64)
+    dt = torch.rand(3, 6, dtype=F64) + 0.1
+    dt[0, 2] = dt[1, 0] = dt[2, 3] = 0.0  # the first step, a middle one and the last real one
+    want = run_with_grads(on_path("loop", method, monkeypatch, request), x, dt, lengths)
+    got = run_with_grads(on_path(path, method, monkeypatch, request), x, dt, lengths)
+    for a, b in zip([*want[:4], *want[4]], [*got[:4], *got[4]]):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+    assert want[3][0, 2] != 0  # dt's gradient at a zero step is real, not a 0 standing in for it
+
+
 def test_tau_is_per_unit_positive_learnable_and_frozen_without_learn_tau():
     layer = rnnzoo.CTRNN(3, 4, tau=2.5)
     cell = layer.cells[0]
@@ -172,15 +259,15 @@ def test_bad_constructor_tau_raises_naming_tau(value):
         rnnzoo.CTRNN(3, 4, tau=value)
 
 
-@pytest.mark.parametrize("bad", ["zero", "negative", "nan", "inf", "shape", "int", "list"])
+@pytest.mark.parametrize("bad", ["negative", "nan", "nan_padded", "inf", "shape", "int", "list"])
 def test_bad_per_call_dt_raises_naming_dt(bad):
     layer = rnnzoo.CTRNN(3, 4, batch_first=True)
     x, dt = torch.randn(2, 5, 3), torch.rand(2, 5) + 0.1
     error = ValueError
-    if bad == "zero":
-        dt[1, 4] = 0.0  # even on a step that `lengths` marks as padding
-    elif bad == "negative":
+    if bad == "negative":
         dt[0, 2] = -0.1
+    elif bad == "nan_padded":
+        dt[1, 4] = float("nan")  # a padded step's dt is ignored, but it must still be a number
     elif bad in ("nan", "inf"):
         dt[0, 0] = float(bad)
     elif bad == "shape":
@@ -193,11 +280,13 @@ def test_bad_per_call_dt_raises_naming_dt(bad):
         layer(x, dt=dt, lengths=torch.tensor([5, 4]))
 
 
-def test_project_rejects_nonpositive_or_misshapen_dt_when_called_directly():
+def test_project_rejects_negative_nonfinite_or_misshapen_dt_when_called_directly():
     cell = CTRNNCell(3, 4)
     x = torch.randn(5, 2, 3)
-    with pytest.raises(ValueError, match="dt"):
-        cell.project(x, dt=torch.zeros(5, 2))
+    cell.project(x, dt=torch.zeros(5, 2))  # dt = 0: a gap of no time, valid
+    for bad in (-1e-3, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="dt"):
+            cell.project(x, dt=torch.full((5, 2), bad))
     with pytest.raises(ValueError, match="dt"):
         cell.project(x, dt=torch.ones(5, 2, 4))
 

@@ -159,6 +159,15 @@ def test_truncated_or_corrupt_archive_names_the_path(tmp_path):
         load_imdb(garbage)
 
 
+def test_a_member_with_an_id_of_thousands_of_digits_is_no_review(tmp_path):
+    # found by benchmarks/fuzz.py: int() of its 5000-digit id raised a ValueError that named no file
+    files = {f"{s}/{c}/{i}_5.txt": f"review {s} {c} {i}" for s in ("train", "test") for c in ("pos", "neg")
+             for i in range(2)}
+    archive = _write_tar(tmp_path / "odd.tar.gz", {**files, f"train/pos/{'9' * 5000}_5.txt": "not a review"})
+    assert [text for text, _ in load_imdb(archive)] == [files[f"train/{c}/{i}_5.txt"] for c in ("neg", "pos")
+                                                         for i in range(2)]
+
+
 def test_missing_path_and_unrecognised_formats_name_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing_here does not exist"):
         load_imdb(tmp_path / "nothing_here")

@@ -168,6 +168,15 @@ def test_bad_input_names_the_argument():
         capacity_sweep(50, flip=0.6)
 
 
+@pytest.mark.parametrize("data", [b"", b"\x89PNG\r\n\x1a\n", b"not a picture", b"\x89PNG\r\n\x1a\n" + bytes(range(200))])
+def test_a_damaged_png_is_one_value_error_naming_the_file(tmp_path, data):
+    # found by benchmarks/fuzz.py: Pillow's SyntaxError ("not a PNG file") or OSError came out as they were
+    pytest.importorskip("matplotlib")
+    (tmp_path / "bad.png").write_bytes(data)
+    with pytest.raises(ValueError, match=r"images: '.*bad\.png' is not a readable PNG file \(\w+"):
+        recall_demo(None, images=tmp_path, seed=0)
+
+
 def test_capacity_benchmark_script_runs_at_a_tiny_size(capsys):
     import importlib.util
     from pathlib import Path

@@ -105,3 +105,37 @@ def test_bad_arguments_give_one_line_errors(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert err.startswith("rnnzoo: error: ") and err.count("\n") == 1 and message in err, err
     assert not out.exists()
+
+
+# one quick run of each subcommand: what --out is about, not the recall
+QUICK = {"capacity": ["--n", "20", "--alphas", "0.1", "--trials", "1"], "recall": ["--chars", "HI"]}
+PRINTED = {"capacity": "plot: ", "recall": "picture: "}
+
+
+@pytest.mark.parametrize("sub", QUICK)
+def test_out_naming_a_folder_is_refused_before_the_work_and_writes_nothing(tmp_path, capsys, sub):
+    """savefig would have written FOLDER.png beside the folder while the command printed FOLDER."""
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    for out in (folder, f"{folder}/", f"{tmp_path}/new/"):  # an existing folder; any path ending in /
+        assert cli("hopfield", sub, *QUICK[sub], "--out", out) == 1
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1
+        assert captured.err.startswith("rnnzoo: error: --out ") and "is a folder; give a file name" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plots"] and not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("sub", QUICK)
+def test_out_without_extension_prints_the_file_really_written(tmp_path, capsys, sub):
+    out = tmp_path / "figure"
+    assert cli("hopfield", sub, *QUICK[sub], "--out", out) == 0
+    assert (tmp_path / "figure.png").read_bytes().startswith(PNG) and not out.exists()
+    assert f"{PRINTED[sub]}{out}.png\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sub", QUICK)
+def test_out_in_a_format_matplotlib_cannot_write_is_refused_before_the_work(tmp_path, capsys, sub):
+    assert cli("hopfield", sub, *QUICK[sub], "--out", tmp_path / "figure.txt") == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "cannot write .txt files; use one of" in captured.err
+    assert not any(tmp_path.iterdir())

@@ -3,6 +3,7 @@ is refused in one line by load_run and the commands, while a run written before 
 still loads."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -68,6 +69,19 @@ def test_a_config_without_its_checksum_or_its_format_is_refused(run, capsys):
     assert "does not match its config_sha256" in refusal(capsys, "evaluate", str(run))
     path.write_text(json.dumps({**config, "format": 3}, indent=2))
     assert "newer than this rnnzoo reads" in refusal(capsys, "evaluate", str(run))
+
+
+def test_a_config_nested_past_the_recursion_limit_is_one_line(run, capsys):
+    # found by benchmarks/fuzz.py: json's RecursionError came out of read_config as an internal error
+    (run / "config.json").write_text('{"task": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert "config.json is not valid JSON: maximum recursion depth exceeded" in refusal(capsys, "evaluate", str(run))
+
+
+def test_a_config_recording_no_weights_checksum_names_the_run(run):
+    config = json.loads((run / "config.json").read_text())
+    rundir.write_config(run, {**config, "files": {}})  # signed again: only the missing hash is wrong
+    with pytest.raises(rundir.RunError, match=f"^{re.escape(str(run / 'config.json'))} records no checksum"):
+        training.load_run(run)
 
 
 def test_the_same_content_laid_out_differently_still_loads(run, capsys):

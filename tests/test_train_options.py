@@ -115,6 +115,19 @@ def test_cell_options_are_checked_before_any_data_is_read(tmp_path, capsys, argv
     assert not (tmp_path / "run").exists()
 
 
+def test_json_nested_past_the_recursion_limit_is_one_line(tmp_path, capsys):
+    # found by benchmarks/fuzz.py: json's RecursionError escaped argparse (a traceback) and --config (an
+    # internal error)
+    deep = "[" * 100_000
+    assert exit_code(*ADDITION, "--model", "second_order", "--rank", deep, "--out", tmp_path / "run") == 2
+    assert "argument --rank: JSON nested too deeply" in one_error_line(capsys)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(deep)
+    assert exit_code(*ADDITION, "--config", cfg, "--out", tmp_path / "run") == 1
+    assert f"--config {cfg} is not valid JSON: maximum recursion depth exceeded" in one_error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_csv_too_small_for_a_validation_split_is_one_line(tmp_path, capsys):
     data = tmp_path / "five.csv"
     data.write_text("text,label\ngood film,1\nbad film,0\nfine,1\nawful,0\ngreat,1\n")

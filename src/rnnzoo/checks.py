@@ -97,6 +97,14 @@ def all_finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
+def tracing() -> bool:
+    """Whether torch.compile (or torch.export) or torch.jit.trace is tracing this call. The checks that
+    read a tensor's values into Python (no NaN or inf in x, dt >= 0) are skipped then: they would break
+    the graph (an error under fullgraph=True), and a trace records operations, not a value's check.
+    Shapes, dtypes and types are still checked, since they are known while tracing."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
 def check_input(x, cell, batch_first: bool):
     """Validate x and return it time-major and batched, with a flag saying it came unbatched."""
     if not isinstance(x, torch.Tensor):
@@ -122,7 +130,9 @@ def check_input(x, cell, batch_first: bool):
         raise ValueError("x has zero time steps (L = 0); every sequence needs at least one step")
     if x.shape[1] == 0:
         raise ValueError("x has an empty batch (N = 0)")
-    if not all_finite(x):
+    if x.numel() == 0:  # a frame of zero height or width: the convolutions would fail in their own words
+        raise ValueError(f"x has empty steps: each is {_shape(x.shape[2:])}, with no values")
+    if not tracing() and not all_finite(x):
         raise ValueError("x contains NaN or inf")
     return x, unbatched
 
@@ -157,15 +167,13 @@ def check_step_inputs(step_inputs: dict, x, batch_first: bool, unbatched: bool) 
             continue
         if not isinstance(v, torch.Tensor) or not v.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {type(v).__name__}")
-        if unbatched:
-            v = v.unsqueeze(1)
-        elif batch_first:
-            v = v.transpose(0, 1)
-        if tuple(v.shape[:2]) != (L, N):
+        given = v.shape
+        if v.dim() >= (1 if unbatched else 2):  # too few dims: refused below, not an IndexError here
+            v = v.unsqueeze(1) if unbatched else (v.transpose(0, 1) if batch_first else v)
+        if v.dim() < 2 or tuple(v.shape[:2]) != (L, N):
             want = "(L,)" if unbatched else ("(N, L, ...)" if batch_first else "(L, N, ...)")
-            raise ValueError(f"{name} must be laid out like x, {want} with L={L}, N={N}, "
-                             f"got shape {_shape(v.shape if not unbatched else v.shape[::2])}")
-        if not all_finite(v):
+            raise ValueError(f"{name} must be laid out like x, {want} with L={L}, N={N}, got shape {_shape(given)}")
+        if not tracing() and not all_finite(v):
             raise ValueError(f"{name} contains NaN or inf")
         out[name] = v.to(x.dtype)
     return out
@@ -184,7 +192,7 @@ def check_state(state, layer, x, unbatched: bool):
                          f"got {len(state)}")
     out = []
     for j, (name, s) in enumerate(zip(names, state)):
-        if unbatched:
+        if unbatched and s.dim() > 0:  # a 0-d tensor is refused by the shape check below
             s = s.unsqueeze(1)
         want = (len(layer.cells), x.shape[1], *layer.cells[0].state_shapes(x)[j])
         # layers after the first may have other input sizes but always the same state shapes
@@ -193,7 +201,7 @@ def check_state(state, layer, x, unbatched: bool):
                              f"got {_shape(s.shape)}")
         if not s.is_floating_point():
             raise TypeError(f"state {name} must be floating point, got {s.dtype}")
-        if not all_finite(s):
+        if not tracing() and not all_finite(s):
             raise ValueError(f"state {name} contains NaN or inf")
         out.append(s.to(dtype=x.dtype, device=x.device))
     return tuple(out)

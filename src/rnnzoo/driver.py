@@ -68,7 +68,8 @@ class Recurrent(nn.Module):
         state: the final state of an earlier call, or None for zeros.
         lengths: (N,) ints in [1, L]: real steps of each right-padded sequence.
         step_inputs: extra per-step tensors a cell declares in `step_inputs`, laid out like x's first
-            two dimensions (e.g. dt for the continuous-time cell).
+            two dimensions (e.g. dt for the continuous-time cell); their padded steps are ignored (any
+            finite value: the cell sees 0 there).
 
     Shapes: N batch, L length, D = 2 if bidirectional else 1, H_out the cell's output size
         output (L, N, D * H_out), or (L, N, H_out) when merged by sum, mul or ave
@@ -190,7 +191,8 @@ class Recurrent(nn.Module):
         Conditions: the cell's exact class has an engine on its registry entry (`Entry.engine`; `rnnzoo
         models` lists them) or the cell defines `run_sequence`; the engine takes the cell's options
         (`Engine.cell_reason`) and the per-step inputs (ctrnn's dt); x is float32 or float64. A call
-        also falls back to the loop under autocast and inside torch.func transforms.
+        also falls back to the loop under autocast, inside torch.func transforms and while torch.compile
+        or torch.jit.trace traces it (rnnzoo.plan).
         """
         for cell in self.cells:
             reason = sequence_engine.ineligible_reason(cell, dtype, step_inputs)
@@ -248,6 +250,12 @@ class Recurrent(nn.Module):
         L, N = x.shape[:2]
         lengths = check_lengths(lengths, N, L, x.device)
         step_inputs = check_step_inputs(step_inputs, x, self.batch_first, unbatched)
+        if lengths is not None and step_inputs:
+            # a padded step's per-step input is ignored, as its x is: 0 there (for ctrnn's dt, no time
+            # passes), so the cell's checks see only real steps and its gradient is 0 at padded ones
+            pad = torch.arange(L, device=x.device)[:, None] >= lengths[None, :]  # (L, N)
+            step_inputs = {k: v.masked_fill(pad.view(L, N, *([1] * (v.dim() - 2))), 0)
+                           for k, v in step_inputs.items()}
         states = self._split_state(state, x, unbatched)
 
         backward = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))

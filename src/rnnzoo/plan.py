@@ -10,6 +10,12 @@ disagree. The inputs to the decision are the layer's `fused` and `engine` settin
 declare (their fused kernel, their registry entry's `Engine`), and the call: dtype, device, whether a
 backward pass will follow, whether the batch is padded, per-step inputs. The measured preferences
 (`Engine.trains_faster`, `Engine.native_beats_fused`) are the only places where speed enters.
+
+While torch.compile (or torch.jit.trace) traces a call, the native and engine paths are out (their
+in-place loops, oneDNN handles and C++ kernels cannot be traced): a call takes fused or loop, and both
+trace into one graph, so `torch.compile(layer, fullgraph=True)` works. A plain LSTM that will be
+backpropagated takes the loop then too: torch's AOT autograd cannot trace the backward of its CPU kernel
+(oneDNN's mkldnn_rnn_layer; torch 2.13).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import NamedTuple
 import torch
 
 from . import engine as engines
+from .checks import tracing
 from .engine.interface import Engine
 
 PATHS = ("fused", "native", "engine", "loop")
@@ -43,6 +50,9 @@ def plan(layer, dtype=torch.float32, device_type: str = "cpu", backward: bool = 
     call cannot take.
     """
     fused_reason = layer.fused_ineligible_reason(dtype=dtype)
+    if (fused_reason is None and backward and device_type == "cpu" and tracing()
+            and layer.cells[0].fused_kind == "lstm" and torch.backends.mkldnn.enabled):
+        fused_reason = "torch.compile cannot trace the backward of torch's CPU LSTM kernel (oneDNN)"
     if layer.fused is True and fused_reason:
         raise ValueError(f"fused=True, but this call cannot use torch's fused kernel: {fused_reason}")
     engine_reason = ("engine='loop'" if layer.engine == "loop" else

@@ -34,7 +34,9 @@ ACTIVATIONS = {
 
 
 def get_activation(name: str, argument: str = "activation"):
-    """Return the activation function called `name`, or raise a ValueError naming `argument`."""
+    """Return the activation function called `name`, or raise a TypeError/ValueError naming `argument`."""
+    if not isinstance(name, str):  # a list or dict would fail the look-up as "unhashable type"
+        raise TypeError(f"{argument} must be a str, one of {sorted(ACTIVATIONS)}, got {type(name).__name__} {name!r}")
     if name not in ACTIVATIONS:
         raise ValueError(f"{argument} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]

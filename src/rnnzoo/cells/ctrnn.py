@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_bool
+from ..checks import check_bool, tracing
 from ..driver import NamedRecurrent
 from ..engine import ctrnn as engine
 from ..registry import Entry, register
@@ -42,8 +42,9 @@ class CTRNNCell(Cell):
 
     Step size: the `dt` option for every step, or a per-call tensor `layer(x, dt=...)` laid out like
     x's first two dims, (N, L) with batch_first or (L, N), for irregularly sampled series (one step
-    per observation, dt the time since the previous one). Every dt must be > 0, padded steps too (their
-    value is otherwise unused; pad with any positive number). With bidirectional, the backward cell
+    per observation, dt the time since the previous one). Every dt must be finite and >= 0: dt = 0 is a
+    gap of no time, where the state stays exactly as it was (two observations at the same time). The dt of
+    padded steps (beyond `lengths`) is ignored: any finite number. With bidirectional, the backward cell
     reads the same dt[t] at observation t as the forward one (the driver reverses x and dt together).
 
     Shapes: N batch, H_in input_size, H hidden_size
@@ -108,10 +109,11 @@ class CTRNNCell(Cell):
         if tuple(dt.shape) != tuple(x.shape[:2]):
             raise ValueError(f"dt must have shape (L, N) = {tuple(x.shape[:2])} (time-major here; "
                              f"(N, L) with batch_first), got {tuple(dt.shape)}")
-        if not bool((dt > 0).all()):  # also catches NaN
-            bad = dt[~(dt > 0)][0].item()
-            raise ValueError("dt must be > 0 at every step (padded steps too; pad with any positive "
-                             f"value), got {bad}")
+        # dt = 0 is a gap of no time: the state stays exactly as it was (c = dt / τ = 0 in the step).
+        # Recurrent has set padded steps to 0 before they come here, whatever the caller gave there.
+        if not tracing() and not bool(((dt >= 0) & torch.isfinite(dt)).all()):  # NaN fails both
+            bad = dt[~((dt >= 0) & torch.isfinite(dt))][0].item()
+            raise ValueError(f"dt must be finite and >= 0 at every real step (0: no time passes), got {bad}")
         return dt.to(x.dtype).unsqueeze(2)
 
     def step(self, xp, state, rec_mask=None):

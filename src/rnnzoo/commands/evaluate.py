@@ -5,9 +5,12 @@ Examples:
     rnnzoo evaluate runs/addition-gru --bits 32      addition: longer numbers than it trained on
     rnnzoo evaluate runs/sentiment-lstm --split test sentiment: the official test reviews
     rnnzoo evaluate runs/mackey-glass-esn            mackey-glass: the free run's error at the horizon
+    rnnzoo evaluate runs/charlm-lstm --data other.txt charlm: the last part of another text, as in training
 """
 
 from __future__ import annotations
+
+from ._threads import add_threads, threads
 
 NAME = "evaluate"
 HELP = "recompute a run's validation metric from its saved model"
@@ -17,11 +20,15 @@ def configure(parser):
     from ..checks import int_range
     from ..train.tasks.addition import MAX_BITS
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'rnnzoo train'")
-    parser.add_argument("--data", default=None, help="data to evaluate on (default: the run's own)")
+    parser.add_argument("--data", default=None,
+                        help="data to evaluate on (default: the run's own). charlm: a UTF-8 text, its last part "
+                        "(the run's --val-fraction) read as in training; sentiment: reviews, as 'train sentiment "
+                        "--data' takes them; addition and mackey-glass make their own data and refuse it")
     parser.add_argument("--bits", type=int_range(1, MAX_BITS), default=None,
                         help=f"addition: bits per number, 1 to {MAX_BITS} (as 'rnnzoo train addition')")
     parser.add_argument("--split", choices=["val", "test"], default=None,
                         help="sentiment: the held-out part of train (val) or the official test split")
+    add_threads(parser)
 
 
 def run(args):
@@ -37,7 +44,8 @@ def run(args):
         if task_name != "sentiment":
             raise ValueError("--split applies to sentiment runs only")
         options["split"] = args.split
-    metrics = training.evaluate(args.run_dir, args.data, **options)
+    with threads(args.threads):
+        metrics = training.evaluate(args.run_dir, args.data, **options)
     for key, value in metrics.items():
         if value is None:
             print(f"{key}: n/a")

@@ -84,7 +84,8 @@ def configure(parser):
                      help="classic rules: asynchronous (default) or synchronous updates")
     cap.add_argument("--seed", type=int_range(0), default=0, help="random seed (default 0)")
     cap.add_argument("--out", default="hopfield_capacity.png",
-                     help="the plot's PNG file (default hopfield_capacity.png)")
+                     help="the plot's file, not a folder; .png added without an extension (default "
+                     "hopfield_capacity.png)")
     cap.set_defaults(run=capacity)
 
     rec = sub.add_parser("recall", help="recall 16x16 pictures from corrupted and half-masked cues",
@@ -106,16 +107,25 @@ def configure(parser):
     rec.add_argument("--mode", choices=("async", "sync"), default="async",
                      help="asynchronous (default) or synchronous updates")
     rec.add_argument("--seed", type=int_range(0), default=0, help="random seed (default 0)")
-    rec.add_argument("--out", default="hopfield_recall.png", help="the PNG file (default hopfield_recall.png)")
+    rec.add_argument("--out", default="hopfield_recall.png", help="the picture's file, not a folder; .png added "
+                     "without an extension (default hopfield_recall.png)")
     rec.set_defaults(run=recall)
 
 
-def _make_parent(path: str) -> None:
+def _plot_file(path: str) -> str:
+    """The file --out names (".png" added where it has no extension, as matplotlib would, so that the
+    path printed is the one written), its folder made; a folder or an unknown format refused before the work."""
+    from ..memory._checks import figure_path
+    try:
+        path = figure_path(path)
+    except ValueError as e:
+        raise CommandError(f"--out {e}") from None
     parent = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(parent, exist_ok=True)
     except OSError as e:
         raise CommandError(f"--out {path}: cannot create its folder {parent}: {e.strerror}") from None
+    return path
 
 
 def capacity(args):
@@ -132,7 +142,7 @@ def capacity(args):
         if too_many:
             raise CommandError(f"--alphas {too_many[0]:g} stores {max(1, round(too_many[0] * n))} patterns, but "
                                f"the pinv rule holds at most N - 1 = {n - 1} (alpha <= {(n - 1) / n:.4g} at N = {n})")
-    _make_parent(args.out)
+    args.out = _plot_file(args.out)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread is fastest for the per-unit update loop
     try:
@@ -181,7 +191,7 @@ def recall(args):
         if repeated:
             raise CommandError(f"--chars {chars!r} repeats {', '.join(repr(c) for c in repeated)}; "
                                "each picture is stored once")
-    _make_parent(args.out)
+    args.out = _plot_file(args.out)
     import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -9,6 +9,8 @@ Examples:
 
 from __future__ import annotations
 
+from ._threads import add_threads, threads
+
 NAME = "predict"
 HELP = "predict from inputs with a trained run (addition: two numbers; sentiment: a review; mackey-glass: steps)"
 
@@ -16,11 +18,14 @@ HELP = "predict from inputs with a trained run (addition: two numbers; sentiment
 def configure(parser):
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'rnnzoo train'")
     parser.add_argument("inputs", metavar="INPUT", nargs="*", help="the task's input (each task checks it)")
+    add_threads(parser)
 
 
 def run(args):
     from ..train.fit import load_run
-    task, model, config = load_run(args.run_dir)
-    for line in task.predict(model, config, args.inputs):
+    with threads(args.threads):
+        task, model, config = load_run(args.run_dir)
+        lines = task.predict(model, config, args.inputs)
+    for line in lines:
         print(line)
     return 0

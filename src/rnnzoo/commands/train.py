@@ -35,6 +35,8 @@ def _value(text: str):
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        raise argparse.ArgumentTypeError("JSON nested too deeply") from None
 
 
 def cell_option_names() -> dict[str, object]:
@@ -187,7 +189,7 @@ def apply_config_file(args):
         values = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CommandError(f"--config {path} does not exist") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: nested too deep
         raise CommandError(f"--config {path} is not valid JSON: {e}") from None
     if not isinstance(values, dict):
         raise CommandError(f"--config {path} must hold a JSON object of option values")

@@ -38,7 +38,8 @@ OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 OFFICIAL_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 
 SPLITS = ("train", "test", "both")
-_REVIEW = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")  # <id>_<rating>.txt
+# <id>_<rating>.txt; an id of 19 digits or more is no review's (and past 4,300, int() refuses it)
+_REVIEW = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d{1,18})_(\d+)\.txt$")
 _LABELS = {"1": 1, "0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0, "true": 1, "false": 0}
 _FORMATS = "an aclImdb folder (or its parent), a .tar.gz archive of one, or a CSV/TSV file"
 
@@ -142,7 +143,7 @@ def _read_folder(p: Path, found: dict):
             raise ValueError(f"IMDB folder {p} is not a recognised format: it has no {d.relative_to(p)} "
                              f"folder (expected aclImdb/{{train,test}}/{{pos,neg}}/<id>_<rating>.txt)")
         for f in d.iterdir():
-            m = re.fullmatch(r"(\d+)_(\d+)\.txt", f.name)
+            m = re.fullmatch(r"(\d{1,18})_(\d+)\.txt", f.name)
             if m:
                 found[s, label].add(int(m[1]), lambda: _decode(f.read_bytes(), f"review {f}"))
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import torch
 
 from .. import registry
+from ..checks import tracing
 from .common import DTYPES
 from .interface import Engine
 
@@ -101,6 +102,8 @@ def ineligible_reason(cell, dtype=None, step_inputs=(), device_type=None) -> str
         return f"per-step inputs {sorted(set(step_inputs) - set(engine.step_inputs))} are not supported by the engine"
     if dtype is not None and dtype not in DTYPES:
         return f"the engine runs float32 or float64, got {dtype}"
+    if tracing():  # its in-place loops, oneDNN handles and compiled kernels are opaque to a trace
+        return "torch.compile or torch.jit.trace is tracing the call (the engine cannot be traced)"
     if device_type is not None and torch.is_autocast_enabled(device_type):
         return "autocast is active (the engine computes in the input's dtype)"
     if _functorch_active():

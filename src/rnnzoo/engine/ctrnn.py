@@ -3,13 +3,14 @@ Equations: rnnzoo.cells.ctrnn.CTRNNCell. With c_t = dt_t / τ and r = act(h) (ma
 
     h_t = h_{t-1} + c_t ⊙ (W r_{t-1} + u_t - h_{t-1}),    y_t = act(h_t),    u = V x + b
 
-Padded steps get c_t = 0, which holds the state exactly. Backward, with g_t = dL/dh_t and
-z_t = c_t ⊙ g_t (the gradient of u_t):
+Padded steps get c_t = 0, which holds the state exactly, as does dt_t = 0 (a gap of no time) at a real
+step. Backward, with g_t = dL/dh_t and z_t = c_t ⊙ g_t (the gradient of u_t):
 
     g_{t-1} = act'(h_{t-1}) ⊙ (dy_{t-1} + mask ⊙ W^T z_t) + g_t - z_t
     dW = Σ_t z_t r_{t-1}^T,   d log τ = -Σ_t g_t ⊙ (h_t - h_{t-1}),   d dt_t = Σ_h g_t ⊙ (h_t - h_{t-1}) / dt_t
 
-(h_t - h_{t-1} = c_t ⊙ (pre-activation - h_{t-1}): the factor that c multiplies, times c.)
+(h_t - h_{t-1} = c_t ⊙ (pre-activation - h_{t-1}): the factor that c multiplies, times c. Where dt_t = 0
+that factor is recomputed, d dt_t = Σ_h g_t ⊙ (W r_{t-1} + u_t - h_{t-1}) / τ, from u, kept for it.)
 
 RK4, with f(v) = W (act(v) ⊙ m) + u_t - v (the cell's f times τ) and a = c_t:
 
@@ -180,9 +181,13 @@ class CTRNNRK4Sequence(torch.autograd.Function):
         s0 = _act(act, h0, torch.empty_like(h0), h0.new_full((), -1.0))
         dK, dA, dh0 = _backward_rk4(G, C, Y, S, K, s0, W, mask, act)
         del G
+        d_dt = None
+        if ctx.needs_input_grad[1]:  # da ⊙ ∂a/∂dt = da / τ, written so that dt = 0 divides by nothing
+            d_dt = dA.mul(torch.exp(-log_tau)).sum(2, keepdim=True)
+            if valid is not None:  # a padded step's a is 0 whatever its dt
+                d_dt.masked_fill_(~valid.unsqueeze(2), 0)
         dA.mul_(C)  # da ⊙ a: a = dt exp(-log τ)
         d_log_tau = dA.sum((0, 1)).neg_() if ctx.needs_input_grad[4] else None
-        d_dt = dA.sum(2, keepdim=True).div_(dt) if ctx.needs_input_grad[1] else None
         dW = None
         for i, r in enumerate([with_prev(s0, Y), *S.unbind(0)]):  # dW = Σ_i dk_i (act(v_i) ⊙ m)^T
             r = r if mask is None else r.mul_(mask) if i == 0 else r * mask
@@ -198,14 +203,15 @@ class CTRNNSequence(torch.autograd.Function):
     def forward(ctx, u, dt, h0, W, log_tau, mask, valid, act):
         C = _rates(dt, log_tau, valid)
         Hh, Y = _forward(u, C, h0, W, mask, act)
-        ctx.save_for_backward(dt, h0, W, log_tau, mask, valid, Hh, Y)
+        # u only for dt's gradient at steps of dt = 0, where h_t - h_{t-1} no longer holds the slope
+        ctx.save_for_backward(dt, h0, W, log_tau, mask, valid, Hh, Y, u if ctx.needs_input_grad[1] else None)
         ctx.act = act
         return masked_output(Y, valid), Hh[-1].clone()
 
     @staticmethod
     @first_order
     def backward(ctx, dy, dhT):
-        dt, h0, W, log_tau, mask, valid, Hh, Y = ctx.saved_tensors
+        dt, h0, W, log_tau, mask, valid, Hh, Y, u = ctx.saved_tensors
         L, N, H = Y.shape
         act = ctx.act
         C = _rates(dt, log_tau, valid)
@@ -230,10 +236,19 @@ class CTRNNSequence(torch.autograd.Function):
         rprev = with_prev(r0, Y)
         if mask is not None:
             rprev.mul_(mask)
-        dH = Hh - with_prev(h0, Hh)  # h_t - h_{t-1}: 0 at padded steps
+        h_prev = with_prev(h0, Hh)
+        d_dt = None
+        if ctx.needs_input_grad[1]:  # Σ_h g ⊙ (h_t - h_{t-1}) / dt, and where dt = 0, Σ_h g ⊙ f(h_{t-1})
+            zero = (dt == 0).squeeze(2) if valid is None else (dt == 0).squeeze(2) & valid
+            at = zero.nonzero(as_tuple=True)  # the real steps of no time: (t, n) pairs, usually none
+            slope = (rprev[at] @ W.t() + u[at] - h_prev[at]) * torch.exp(-log_tau)  # f(h) = dh/dt there
+            d_dt_zero = (G[at] * slope).sum(1, keepdim=True)
+        dH = Hh - h_prev  # h_t - h_{t-1}: 0 at padded steps
         GdH = G.mul_(dH)  # G is not needed any more
         d_log_tau = GdH.sum((0, 1)).neg_() if ctx.needs_input_grad[4] else None
-        d_dt = GdH.sum(2, keepdim=True).div_(dt) if ctx.needs_input_grad[1] else None
+        if ctx.needs_input_grad[1]:
+            d_dt = GdH.sum(2, keepdim=True).div_(torch.where(dt == 0, 1, dt))
+            d_dt[at] = d_dt_zero
         Zg = gram_layout(Z, H)  # one transposed copy for both W_hh's gradient and W_ih's
         return Zg, d_dt, dh0, gram(flat(Zg), flat(rprev)), d_log_tau, None, None, None
 

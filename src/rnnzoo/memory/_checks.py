@@ -6,6 +6,29 @@ from __future__ import annotations
 import torch
 
 
+def figure_path(path) -> str:
+    """The file that saving a figure to `path` writes: path itself, or path + ".png" where it has no
+    extension (matplotlib's savefig would add one, and a caller must be able to say which file it wrote).
+    A ValueError for a folder (savefig would write FOLDER.png beside it) or a format matplotlib cannot write,
+    before any work is done."""
+    import os
+    text = os.fspath(path)
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        raise ValueError(f"{text} is a folder; give a file name, e.g. {os.path.join(text, 'plot.png')}")
+    extension = os.path.splitext(text)[1][1:].lower()
+    if not extension:
+        text += ".png"
+        if os.path.isdir(text):
+            raise ValueError(f"{text} is a folder; give a file name, e.g. {os.path.join(text, 'plot.png')}")
+        return text
+    from matplotlib.backend_bases import FigureCanvasBase
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if extension not in formats:
+        raise ValueError(f"{text}: matplotlib cannot write .{extension} files; use one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    return text
+
+
 def as_generator(seed, argument: str = "seed"):
     """A torch.Generator from an int seed (None: a random seed drawn from torch's global generator)."""
     if isinstance(seed, torch.Generator):

@@ -13,7 +13,7 @@ import math
 import torch
 
 from ..checks import check_size
-from ._checks import as_generator, check_positive
+from ._checks import as_generator, check_positive, figure_path
 from .hopfield import RULES, Hopfield
 from .modern_hopfield import ModernHopfield
 
@@ -91,7 +91,8 @@ def plot_capacity(results, path, *, title: str | None = None) -> str:
 
     Marks the theory: the Hebbian knee alpha = 0.138 (Amit, Gutfreund & Sompolinsky 1985), the Storkey
     capacity alpha = 1 / sqrt(2 ln N) (Storkey 1997) and the pinv limit alpha = 1 (when in range).
-    matplotlib is imported here (Agg backend), so the rest of rnnzoo does not need it. Returns path.
+    matplotlib is imported here (Agg backend), so the rest of rnnzoo does not need it. Returns the path
+    written: `path`, with ".png" added when it has no extension (a folder is refused: `figure_path`).
     """
     try:
         import matplotlib
@@ -103,6 +104,7 @@ def plot_capacity(results, path, *, title: str | None = None) -> str:
         results = [results]
     if not results or not all(isinstance(r, dict) and "overlap" in r for r in results):
         raise ValueError("results must be a capacity_sweep result or a non-empty list of them")
+    path = figure_path(path)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     hi = max(max(r["alphas"]) for r in results)
     styles = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", "-")]
@@ -129,4 +131,4 @@ def plot_capacity(results, path, *, title: str | None = None) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return str(path)
+    return path

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import check_size
-from ._checks import as_generator, check_positive
+from ._checks import as_generator, check_positive, figure_path
 from .capacity import _flip
 from .hopfield import RULES, Hopfield
 from .letters import SIZE, letters
@@ -45,7 +45,11 @@ def load_images(folder, size: int = SIZE) -> tuple[torch.Tensor, list[str]]:
             raise ImportError("load_images needs matplotlib or Pillow: pip install matplotlib") from e
     pics = []
     for p in files:
-        a = torch.as_tensor(imread(p), dtype=torch.float64)
+        try:
+            a = torch.as_tensor(imread(p), dtype=torch.float64)
+        except Exception as e:  # Pillow's errors for a damaged file are of many kinds: OSError, SyntaxError, ...
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0]}" if str(e) else type(e).__name__
+            raise ValueError(f"images: {str(p)!r} is not a readable PNG file ({reason})") from None
         if a.dim() == 3:
             a = a[..., :3].mean(-1)
         a = F.interpolate(a[None, None], size=(size, size), mode="area")[0, 0]
@@ -70,6 +74,7 @@ def recall_demo(path=None, *, chars: str = "HOPFIELD", images=None, rule: str = 
     if mask_fill not in ("random", "blank"):
         raise ValueError(f"mask_fill must be 'random' or 'blank', got {mask_fill!r}")
     check_positive(flip, "flip", allow_zero=True)
+    path = None if path is None else figure_path(path)  # a folder or an unknown format: refused before the work
     if images is not None:
         pics, names = (images, None) if isinstance(images, torch.Tensor) else load_images(images)
         if pics.dim() != 3 or pics.shape[1] != pics.shape[2]:
@@ -99,11 +104,12 @@ def recall_demo(path=None, *, chars: str = "HOPFIELD", images=None, rule: str = 
                    ("masked", masked), ("masked_recall", r_masked.states)):
         out[key] = t.reshape(K, S, S)
     if path is not None:
-        out["path"] = _draw(out, path, rule)
+        out["path"] = _draw(out, path, rule)  # the file written: ".png" added to a path without extension
     return out
 
 
 def _draw(out: dict, path, rule: str) -> str:
+    path = figure_path(path)
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -127,4 +133,4 @@ def _draw(out: dict, path, rule: str) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return str(path)
+    return path

@@ -105,6 +105,8 @@ def _fit(task, args, data, model, run_dir, launched):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*LSTM with projections is not supported with oneDNN.*")
+        # Lightning's CSV writer warns that it will delete metrics.csv; RunCSVLogger keeps what it should
+        warnings.filterwarnings("ignore", ".*Experiment logs directory .* exists and is not empty.*")
         try:
             trainer.fit(module, train_loader, val_loader, weights_only=True,  # tensors and plain data only
                         ckpt_path=str(checkpoints / rundir.LAST_CKPT) if args.resume else None)

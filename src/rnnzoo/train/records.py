@@ -25,7 +25,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from .run import LAST_CKPT
+from .run import LAST_CKPT, RunError
 
 STEPS_BETWEEN = 100  # also a checkpoint every this many optimizer steps, for long epochs
 
@@ -61,7 +61,7 @@ class RunCheckpoint(Checkpoint):
         for logger in trainer.loggers:  # rows up to this step are on disk before the checkpoint says so
             logger.save()
         tmp = self.path.with_name(f".{LAST_CKPT}.tmp")
-        trainer.save_checkpoint(tmp)  # every process calls it (DDP barrier); the first one writes
+        trainer.save_checkpoint(tmp, weights_only=False)  # all the state; every process calls it (DDP)
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
         self._saved_at = trainer.global_step
@@ -80,8 +80,12 @@ class RunCSVLogger(CSVLogger):
         self._kept = None
         path = Path(run_dir) / "metrics.csv"
         if resume_step is not None and path.is_file():
-            with open(path, newline="", encoding="utf-8") as f:
-                self._kept = [row for row in csv.DictReader(f) if _step(row) < resume_step]
+            try:
+                with open(path, newline="", encoding="utf-8") as f:
+                    self._kept = [row for row in csv.DictReader(f) if _step(row) < resume_step]
+            except (UnicodeDecodeError, csv.Error) as e:
+                raise RunError(f"{path} is damaged ({e}): --resume keeps its rows up to the checkpoint; "
+                               "delete it to resume without them") from None
 
     @property
     def experiment(self):
@@ -103,7 +107,7 @@ class RunCSVLogger(CSVLogger):
 def _step(row: dict) -> int:
     try:
         return int(float(row.get("step") or 0))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
         return 0
 
 

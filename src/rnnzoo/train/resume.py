@@ -88,7 +88,7 @@ def adopt_options(run_dir, args) -> None:
     path = Path(run_dir) / "checkpoints" / OPTIONS
     if not path.is_file():  # a run started before rnnzoo kept its options: nothing to check against
         return
-    saved = json.loads(path.read_text(encoding="utf-8"))
+    saved = _read_options(path)
     given = getattr(args, "given", set())
     differ = []
     for key, value in saved.items():
@@ -102,6 +102,19 @@ def adopt_options(run_dir, args) -> None:
         raise ValueError(f"--resume: {'; '.join(differ)}: the run in {run_dir} was started with other options; "
                          "leave them out to continue it as it was, or start a new run in another --out")
     args.cell_options = {k[len("cell__"):]: v for k, v in vars(args).items() if k.startswith("cell__")}
+
+
+def _read_options(path: Path) -> dict:
+    """options.json as save_options wrote it, or a RunError naming the file."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise rundir.RunError(f"{path} is damaged, not the JSON rnnzoo wrote ({e}); the run cannot be "
+                              "resumed: start it again in another --out") from None
+    if not isinstance(saved, dict):
+        raise rundir.RunError(f"{path} is damaged: it must hold a JSON object of options, got "
+                              f"{json.dumps(saved)[:40]}; the run cannot be resumed: start it again in another --out")
+    return saved
 
 
 def _check_more_to_do(run_dir, args) -> None:
@@ -125,8 +138,13 @@ def _check_more_to_do(run_dir, args) -> None:
 def checkpoint_step(run_dir) -> int:
     """The global step of the run's checkpoint (read without running code: tensors and plain data)."""
     import torch
-    checkpoint = torch.load(Path(run_dir) / "checkpoints" / LAST_CKPT, map_location="cpu", weights_only=True)
-    return int(checkpoint["global_step"])
+    path = Path(run_dir) / "checkpoints" / LAST_CKPT
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except Exception as e:  # a damaged file fails torch.load in many ways: zip, unpickling, EOF, index, ...
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0]}" if str(e) else type(e).__name__
+        raise rundir.RunError(f"{path} is not a readable checkpoint ({reason}); the run cannot be resumed "
+                              "from it: start it again in another --out") from None
 
 
 def _flag(key: str) -> str:

@@ -106,7 +106,7 @@ def read_config(run_dir) -> dict:
                        "(training did not finish; continue it with 'rnnzoo train ... --resume')")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: nested too deep
         raise RunError(f"{path} is not valid JSON: {e}") from None
     if not isinstance(config, dict) or "task" not in config or "files" not in config:
         raise RunError(f"{path} is not an rnnzoo run config (no 'task' or 'files' entry)")
@@ -157,7 +157,7 @@ def load_weights(run_dir, config: dict, which: str = BEST) -> dict:
         raise RunError(f"model file {path} is missing")
     data = path.read_bytes()
     if expected is None:
-        raise RunError(f"{CONFIG} records no checksum for {which}; refusing to load it")
+        raise RunError(f"{Path(run_dir) / CONFIG} records no checksum for {which}; refusing to load it")
     if hashlib.sha256(data).hexdigest() != expected:
         raise RunError(f"model file {path} does not match the SHA-256 in {CONFIG}: "
                        "it is truncated or was altered")

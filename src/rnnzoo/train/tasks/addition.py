@@ -114,6 +114,8 @@ class Addition(Task):
         return {"accuracy": sums["correct"] / sums["count"], "loss": sums["loss_sum"] / sums["count"]}
 
     def evaluation_loader(self, config, data_path, bits=None):
+        if data_path is not None:  # taken and ignored, it would pass off the run's own pairs as that data
+            raise ValueError("task addition generates its data; --data is not used (as in 'rnnzoo train')")
         data = dict(config["data"])
         if bits is None or bits == data["bits"]:
             return DataLoader(TensorDataset(*encode(self._pairs(data)[1], data["bits"])), batch_size=500)

@@ -74,7 +74,8 @@ class Task:
         return SequenceModel(**model_config)
 
     def evaluation_loader(self, config: dict, data_path: str | None):
-        """The validation loader rebuilt from config.json (and --data when given)."""
+        """The validation loader rebuilt from config.json, on `data_path` (evaluate --data) when given;
+        a task that makes its own data raises ValueError for a data_path rather than ignore it."""
         raise NotImplementedError
 
     def predict(self, model, config: dict, inputs: list[str]) -> list[str]:
@@ -83,6 +84,13 @@ class Task:
     def generate(self, model, config: dict, prompt: str, length: int, temperature: float,
                  top_k: int, greedy: bool, seed: int | None) -> str:
         raise ValueError(f"task {self.name!r} does not generate text; see 'rnnzoo tasks'")
+
+    def stream(self, model, config: dict, prompt: str, length: int, temperature: float,
+               top_k: int, greedy: bool, seed: int | None):
+        """`generate`'s text in pieces as they are made (joined, exactly `generate`'s result), for
+        `rnnzoo generate` to print as it goes; bad arguments raise before the first piece. By default
+        one piece, the whole text; a task that makes its text step by step yields each step's."""
+        yield self.generate(model, config, prompt, length, temperature, top_k, greedy, seed)
 
     def plot(self, model, config: dict, run_dir) -> list[str]:
         """Write the task's own figure(s) under run_dir/plots; return their names."""

@@ -95,9 +95,22 @@ class CharLM(Task):
         return {"loss": nats, "bits_per_char": nats / math.log(2)}
 
     def evaluation_loader(self, config, data_path):
-        return self._val_loader(self._ids(config["data"], data_path)[1], config["data"])
+        """The last part of the run's text, or of `data_path`'s (cut as in training: --max-chars, then
+        --val-fraction), in the run's vocabulary."""
+        try:
+            ids = self._ids(config["data"], data_path)[1]
+        except ValueError as e:
+            if data_path is None:
+                raise
+            # the first clause: encode's advice after it (build another vocabulary) cannot apply to a trained model
+            raise ValueError(f"--data {data_path}: {str(e).split(';')[0]}") from None
+        return self._val_loader(ids, config["data"])
 
     def generate(self, model, config, prompt, length, temperature=0.8, top_k=0, greedy=False, seed=None):
+        return "".join(self.stream(model, config, prompt, length, temperature, top_k, greedy, seed))
+
+    def stream(self, model, config, prompt, length, temperature=0.8, top_k=0, greedy=False, seed=None):
+        """The prompt, then each sampled character as soon as it is drawn."""
         vocab = CharVocab.from_dict(config["data"]["vocab"])
         if length < 1:
             raise ValueError(f"--length must be >= 1, got {length}")
@@ -110,23 +123,25 @@ class CharLM(Task):
         if missing:
             raise ValueError(f"--prompt has characters the model never saw: {''.join(missing)!r}")
         g = torch.Generator().manual_seed(seed) if seed is not None else None
-        out, state = [], None
+        state = None
         x = vocab.encode(prompt)[None]  # (1, len(prompt))
-        with torch.no_grad():
-            for _ in range(length):
+        yield prompt
+        for _ in range(length):
+            # no_grad around the call only: grad mode is global, and a `with` held across the yields
+            # would switch gradients off in the caller's code too while it runs between pieces
+            with torch.no_grad():
                 logits, state = model(x, state=state)
-                logits = logits[0, -1]
-                if greedy:
-                    nxt = int(logits.argmax())
-                else:
-                    logits = logits / temperature
-                    if top_k and top_k < len(logits):
-                        cut = logits.topk(top_k).values[-1]
-                        logits = logits.masked_fill(logits < cut, float("-inf"))
-                    nxt = int(torch.multinomial(logits.softmax(-1), 1, generator=g))
-                out.append(nxt)
-                x = torch.tensor([[nxt]])
-        return prompt + vocab.decode(out)
+            logits = logits[0, -1]
+            if greedy:
+                nxt = int(logits.argmax())
+            else:
+                logits = logits / temperature
+                if top_k and top_k < len(logits):
+                    cut = logits.topk(top_k).values[-1]
+                    logits = logits.masked_fill(logits < cut, float("-inf"))
+                nxt = int(torch.multinomial(logits.softmax(-1), 1, generator=g))
+            yield vocab.decode([nxt])
+            x = torch.tensor([[nxt]])
 
     def plot(self, model, config, run_dir):
         """The validation text coloured by the model's surprise at each character."""
