@@ -42,7 +42,7 @@ def make_workspace(ws: Path, seed: int = 0) -> None:
     (seeds / "unicode.txt").write_text("Ünïcödé ☃ naïve — “quotes” 日本語\r\nline two\n" * 20, encoding="utf-8")
     rows = ["date,value"] + [f"{2000 + i},{math.sin(i / 3):.4f}" if i % 7 else f"{2000 + i}," for i in range(40)]
     (seeds / "series.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    reviews = [(text, label, split) for split, n in (("train", 24), ("test", 8)) for text, label in REVIEWS * (n // 6 + 1)]
+    reviews = [(text, label, split) for split, n in (("train", 24), ("test", 8)) for text, label in REVIEWS * (n // 6)]
     for name, sep in (("imdb.csv", ","), ("imdb.tsv", "\t")):
         out = io.StringIO()
         import csv
@@ -300,7 +300,10 @@ class Files:
             victim = rng.choice(sorted(path.rglob("*.txt")))
             if rng.random() < 0.3:
                 name = rng.choice(["9" * 200 + "_1.txt", "1_1.txt/", "x_1.txt", "0_0.txt"])  # 255 bytes at most
-                (victim.parent / name.rstrip("/")).mkdir() if name.endswith("/") else (victim.parent / name).write_bytes(b"ok")
+                if name.endswith("/"):
+                    (victim.parent / name.rstrip("/")).mkdir()
+                else:
+                    (victim.parent / name).write_bytes(b"ok")
                 return path, f"folder with {name[:20]!r} added"
             data, what = mutate_bytes(victim.read_bytes(), rng, others)
             victim.write_bytes(data)
@@ -318,7 +321,8 @@ class Files:
 
     def _run_dir(self, reader, rng, scratch):
         from rnnzoo.train import run as rundir
-        task = rng.choice(["addition", "charlm", "sentiment", "mackey-glass"]) if reader != "options.json" else "addition"
+        task = rng.choice(["addition", "charlm", "sentiment", "mackey-glass"])
+        task = "addition" if reader == "options.json" else task
         run_dir = scratch / task
         shutil.copytree(self.ws / "runs" / task, run_dir, ignore=shutil.ignore_patterns("plots", "tensorboard"))
         config_path = run_dir / rundir.CONFIG
@@ -364,7 +368,8 @@ class Files:
             if "\n" in message.strip():
                 return type(e).__name__, where(f"a message of several lines from {case['reader']}", e), message
             if not any(n in message for n in names):
-                return type(e).__name__, where(f"{type(e).__name__} from {case['reader']} does not name the file", e), message
+                unnamed = f"{type(e).__name__} from {case['reader']} does not name the file"
+                return type(e).__name__, where(unnamed, e), message
             return type(e).__name__, None, ""
         except BaseException as e:
             if debug or isinstance(e, KeyboardInterrupt):

@@ -215,9 +215,10 @@ def test_a_state_or_per_step_input_with_too_few_dimensions_is_named_not_an_index
     # found by benchmarks/fuzz.py: unsqueeze/transpose ran before the shape check and raised IndexError
     with pytest.raises(ValueError, match=r"state h must have shape .*, got \(\)"):
         rnnzoo.LSTM(3, 4)(torch.randn(5, 3), state=(torch.tensor(0.0), torch.zeros(1, 4)))
-    with pytest.raises(ValueError, match=r"dt must be laid out like x, \(N, L, \.\.\.\) with L=5, N=2, got shape \(5\)"):
+    laid_out = r"dt must be laid out like x, "
+    with pytest.raises(ValueError, match=laid_out + r"\(N, L, \.\.\.\) with L=5, N=2, got shape \(5\)"):
         rnnzoo.CTRNN(3, 4, batch_first=True)(torch.randn(2, 5, 3), dt=torch.ones(5))
-    with pytest.raises(ValueError, match=r"dt must be laid out like x, \(L,\) with L=5, N=1, got shape \(\)"):
+    with pytest.raises(ValueError, match=laid_out + r"\(L,\) with L=5, N=1, got shape \(\)"):
         rnnzoo.CTRNN(3, 4)(torch.randn(5, 3), dt=torch.tensor(1.0))
 
 

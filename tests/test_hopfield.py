@@ -168,7 +168,10 @@ def test_bad_input_names_the_argument():
         capacity_sweep(50, flip=0.6)
 
 
-@pytest.mark.parametrize("data", [b"", b"\x89PNG\r\n\x1a\n", b"not a picture", b"\x89PNG\r\n\x1a\n" + bytes(range(200))])
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("data", [b"", PNG_SIGNATURE, b"not a picture", PNG_SIGNATURE + bytes(range(200))])
 def test_a_damaged_png_is_one_value_error_naming_the_file(tmp_path, data):
     # found by benchmarks/fuzz.py: Pillow's SyntaxError ("not a PNG file") or OSError came out as they were
     pytest.importorskip("matplotlib")

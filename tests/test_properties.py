@@ -285,7 +285,8 @@ def cases(draw):
     return draw_case(lambda seq: draw(st.sampled_from(list(seq))), lambda lo, hi: draw(st.integers(lo, hi)))
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_every_call_returns_consistent_output_or_a_named_error(case):
     run_case(case)
