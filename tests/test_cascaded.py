@@ -6,15 +6,6 @@ import torch
 import rnnzoo
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny ops gain nothing from intra-op threads; on a shared, loaded CPU they make it 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def pollack_reference(x, z0, weight_context, bias_context, act):
     """Pollack 1991 written out: W_t = reshape(W_c z_{t-1} + b_c) to (H, K), z_t = act(W_t [x_t; 1]).
 

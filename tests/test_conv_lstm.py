@@ -9,15 +9,6 @@ import torch.nn.functional as F
 import rnnzoo
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny ops gain nothing from intra-op threads; on a shared, loaded CPU they make it 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def conv_same(x, w):
     """2-D cross-correlation with zero 'same' padding, as a sum over kernel offsets (no conv2d call)."""
     kh, kw = w.shape[2:]

@@ -299,15 +299,6 @@ def test_unknown_method_or_activation_raises_naming_it(option, value, error):
         rnnzoo.CTRNN(3, 4, **{option: value})
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest on one thread; extra threads only contend on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_learns_irregularly_sampled_smooth_series_loss_at_least_halves_within_seconds(one_thread):
     """Observe sin(t + phase) at irregular times, predict cos(t + phase): needs dt and memory."""
     torch.manual_seed(0)

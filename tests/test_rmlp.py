@@ -121,15 +121,6 @@ def test_initial_state_with_wrong_layer_count_or_size_is_rejected_naming_state()
         layer(x, (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest on one thread; extra threads only contend on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_learns_delayed_copy_loss_at_least_halves_within_seconds(one_thread):
     torch.manual_seed(0)
     delay, L, N = 2, 16, 64
