@@ -40,11 +40,11 @@ def configure(parser):
 
 def run(args):
     from ..train.fit import load_run
-    if args.length > LONG_LENGTH:
-        print(f"rnnzoo: warning: --length {args.length} is over {LONG_LENGTH:,}: one model step each, this may "
-              "take minutes (Ctrl-C stops it)", file=sys.stderr)
     with threads(args.threads):
-        task, model, config = load_run(args.run_dir)
+        task, model, config = load_run(args.run_dir)  # first: a bad run directory is its one error line
+        if args.length > LONG_LENGTH:
+            print(f"rnnzoo: warning: --length {args.length} is over {LONG_LENGTH:,}: one model step each, this "
+                  "may take minutes (Ctrl-C stops it)", file=sys.stderr)
         pieces = task.stream(model, config, args.prompt, args.length, args.temperature, args.top_k,
                              args.greedy, args.seed)
         try:
