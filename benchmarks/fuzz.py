@@ -388,6 +388,15 @@ def fuzz(name, ws, seed, budget, case_timeout, memory_gb) -> dict:
         entry = stats["findings"].setdefault(key, {"count": 0, "case": index, "input": description, "detail": detail})
         entry["count"] += 1
 
+    def lost(kind, finding, proc):
+        """The worker hung or died during a case: count it, record it, go on after that case."""
+        if current is None:
+            raise RuntimeError(f"the {name} worker {finding} before any case (exit {proc.exitcode})")
+        stats["tried"] += 1
+        stats["outcomes"][kind] += 1
+        found(finding, current[0], current[1], "")
+        return current[0] + 1
+
     while left > 0:
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=worker, args=(name, str(ws), seed, i, left, memory_gb, child), daemon=True)
@@ -398,23 +407,13 @@ def fuzz(name, ws, seed, budget, case_timeout, memory_gb) -> dict:
             if not parent.poll(wait):
                 proc.kill()
                 proc.join()
-                if current is None:
-                    raise RuntimeError(f"the {name} worker did not answer within {wait} s")
-                stats["tried"] += 1
-                stats["outcomes"]["hang"] += 1
-                found(f"hang (no answer in {case_timeout:g} s)", current[0], current[1], "")
-                i = current[0] + 1
+                i = lost("hang", f"hang (no answer in {case_timeout:g} s)", proc)
                 break
             try:
                 message = parent.recv()
             except EOFError:  # the worker died: a crash (a signal), or memory
                 proc.join()
-                if current is None:
-                    raise RuntimeError(f"the {name} worker died between cases (exit {proc.exitcode})")
-                stats["tried"] += 1
-                stats["outcomes"]["crash"] += 1
-                found(f"worker crashed (exit status {proc.exitcode})", current[0], current[1], "")
-                i = current[0] + 1
+                i = lost("crash", f"worker crashed (exit status {proc.exitcode})", proc)
                 break
             if message[0] == "error":
                 proc.join()

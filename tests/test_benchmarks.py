@@ -26,12 +26,17 @@ BASELINE_NAMES = {"nn.LSTM", "nn.GRU", "nn.RNN"}
 TINY = ["--quick", "--repeats", "1", "--warmup", "0", "--threads", "1"]
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("rnnzoo_benchmark_cells", SCRIPT)
+def load_script(path, name):
+    """A benchmark script as a module (benchmarks/ is no package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_script(SCRIPT, "rnnzoo_benchmark_cells")
 
 
 def check_numbers(row, keys):
@@ -167,10 +172,7 @@ def test_fuzz_runs_every_target_for_seconds_and_finds_nothing():
 
 @pytest.fixture(scope="module")
 def fuzz():
-    spec = importlib.util.spec_from_file_location("rnnzoo_benchmark_fuzz", FUZZ)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(FUZZ, "rnnzoo_benchmark_fuzz")
 
 
 @pytest.mark.parametrize("code,out,err,finding", [
