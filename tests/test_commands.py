@@ -22,7 +22,7 @@ FAST = ["--threads", "1", "--epochs", "1"]
 def train(out, *args):
     threads = torch.get_num_threads()
     assert main(["train", *args, *FAST, "--out", str(out)]) == 0
-    torch.set_num_threads(threads)  # a module fixture runs outside the one_thread fixture
+    assert torch.get_num_threads() == threads  # train restores the caller's threads
     return out
 
 
@@ -149,22 +149,28 @@ def test_generate_warns_in_one_line_above_100000_characters_and_still_generates(
 ])
 def test_threads_sets_torch_threads_for_the_command_and_restores_them(command, run, args, request, capsys,
                                                                      monkeypatch):
-    seen = []
-    load_run = training.load_run
+    from rnnzoo.train.tasks import get_task
+    seen = []  # torch's threads where the command does its work
+    owner, name = {"generate": (get_task("charlm"), "stream"), "predict": (get_task("addition"), "predict"),
+                   "evaluate": (training, "evaluate_run")}[command]
+    work = getattr(owner, name)
 
-    def load(run_dir):
+    def watched(*a, **k):
         seen.append(torch.get_num_threads())
-        return load_run(run_dir)
-    monkeypatch.setattr(training, "load_run", load)
+        return work(*a, **k)
+    monkeypatch.setattr(owner, name, watched)
     run_dir = request.getfixturevalue(run)
     assert torch.get_num_threads() == 1
-    code, _, err = output(capsys, command, run_dir, *args, "--threads", "2")
+    code, _, err = output(capsys, command, run_dir, *args, "--threads", "3")  # obeyed as given
     assert code == 0, err
-    assert seen == [2] and torch.get_num_threads() == 1
-    code, _, _ = output(capsys, command, run_dir, *args)  # 0, the default: torch's own setting, untouched
-    assert code == 0 and seen == [2, 1]
+    assert seen == [3] and torch.get_num_threads() == 1
+    torch.set_num_threads(2)
+    code, _, _ = output(capsys, command, run_dir, *args)  # auto, the default: a tiny model gets one thread
+    assert code == 0 and seen == [3, 1] and torch.get_num_threads() == 2
+    code, _, _ = output(capsys, command, run_dir, *args, "--threads", "0")  # torch's own setting, untouched
+    assert code == 0 and seen == [3, 1, 2]
     code, _, err = output(capsys, command, run_dir, *args, "--threads", "-1")
-    assert code == 2 and "--threads: must be an integer >= 0, got -1" in err
+    assert code == 2 and "--threads: expected 'auto' or a whole number >= 0, got -1" in err
 
 
 # --- evaluate --data ------------------------------------------------------------------------------------

@@ -73,3 +73,43 @@ def test_every_plan_path_is_one_of_four():
     for entry, _, options in CASES:
         for backward in (False, True):
             assert rnnzoo.Recurrent(entry.name, 3, 4, **options).path(backward=backward) in plan.PATHS
+
+
+# --- the notice `rnnzoo train` prints when the compiled kernels would help ----------------------------
+
+@pytest.fixture
+def unbuilt(monkeypatch):
+    """The compiled kernels as on a machine that never ran `rnnzoo native build`."""
+    from rnnzoo.engine import native
+    monkeypatch.setattr(native, "load", lambda build=False: None)
+    monkeypatch.delenv("RNNZOO_NATIVE", raising=False)
+
+
+@pytest.mark.parametrize("entry", [e for e in rnnzoo.registry.entries() if e.engine is not None and e.engine.native],
+                         ids=lambda e: e.name)
+def test_every_engine_with_compiled_kernels_declares_its_measured_gain(entry):
+    gains = entry.engine.native_gain
+    assert gains and all(size >= 1 and gain > 0 for size, gain in gains)
+
+
+def test_the_native_hint_names_the_command_and_the_gain_nearest_the_models_size(unbuilt):
+    engine = rnnzoo.registry.get("jordan").engine
+    small = min(engine.native_gain)  # (size, gain) of the smallest measured size
+    hint = plan.native_hint(rnnzoo.Recurrent("jordan", 3, small[0]))
+    if small[1] < 1.2:
+        assert hint is None
+    else:
+        assert "`rnnzoo native build`" in hint and f"about {small[1]:.1f}x faster" in hint
+        assert f"hidden size {small[0]}" in hint
+
+
+def test_no_native_hint_where_the_kernels_are_built_turned_off_or_would_not_run(unbuilt, monkeypatch):
+    assert plan.native_hint(rnnzoo.Recurrent("gru", 3, 16)) is None  # no compiled kernels for the GRU
+    assert plan.native_hint(rnnzoo.Recurrent("lstm", 3, 16)) is None  # trains on torch's kernel
+    assert plan.native_hint(rnnzoo.Recurrent("jordan", 3, 16, engine="loop")) is None
+    monkeypatch.setenv("RNNZOO_NATIVE", "0")
+    assert plan.native_hint(rnnzoo.Recurrent("jordan", 3, 16)) is None
+    monkeypatch.delenv("RNNZOO_NATIVE")
+    from rnnzoo.engine import native
+    monkeypatch.setattr(native, "load", lambda build=False: object())  # built
+    assert plan.native_hint(rnnzoo.Recurrent("jordan", 3, 16)) is None

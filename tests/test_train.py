@@ -224,3 +224,13 @@ def test_tasks_command_lists_every_task(capsys):
     out = capsys.readouterr().out
     for name in TASKS:
         assert out.count(f"{name}  ") == 1
+
+
+def test_train_says_once_when_unbuilt_compiled_kernels_would_speed_it_up(tmp_path, capsys, monkeypatch):
+    from rnnzoo.engine import native
+    monkeypatch.setattr(native, "load", lambda build=False: None)  # a machine without the build
+    monkeypatch.delenv("RNNZOO_NATIVE", raising=False)
+    train(tmp_path, *ADDITION, *FAST, "--model", "jordan", "--layers", "2", name="unbuilt")
+    out = capsys.readouterr().out
+    gain = min(registry.get("jordan").engine.native_gain)[1]
+    assert out.count("rnnzoo native build") == (1 if gain >= 1.2 else 0)  # two layers, one line

@@ -4,8 +4,15 @@
     >>> rnn = rnnzoo.LSTM(10, 20, batch_first=True, peephole=True)
     >>> y, (h, c) = rnn(torch.randn(3, 5, 10))
 """
+# ruff: noqa: E402  (the imports after the OpenMP setting, which must come first)
 
 __version__ = "0.1.0"
+
+# first, before anything imports torch: the rnnzoo command's OpenMP setting (rnnzoo.threads), which
+# libgomp reads once, when torch loads it; in any other program this does nothing
+from .threads import configure_openmp as _configure_openmp
+
+_configure_openmp()
 
 from . import cells
 from .cells.cascaded import SequentialCascaded

@@ -1,29 +1,20 @@
 """`--threads` for the commands that run a saved model (evaluate, predict, generate), meaning what
-`rnnzoo train --threads` means: torch's intra-op threads, 0 for torch's default."""
+`rnnzoo train --threads` means (`rnnzoo.threads`): auto (the default) decides from the model's work per
+step at the batch the command runs, a number is used as given, 0 leaves torch's default. No timing
+here: these commands are short, and the size rule alone keeps batch-1 generation on one thread, which
+is what keeps it fast when another process holds a core."""
 
 from __future__ import annotations
 
-import contextlib
+from .. import threads as policy
 
-from ..checks import int_range
-
-HELP = "torch threads (0: torch's default); 1 is fastest for small models"
+HELP = "torch threads: auto (default: from the model's size), a number, or 0 for torch's default"
 
 
 def add_threads(parser) -> None:
-    parser.add_argument("--threads", type=int_range(0), default=0, help=HELP)
+    parser.add_argument("--threads", type=policy.setting, default="auto", help=HELP)
 
 
-@contextlib.contextmanager
-def threads(n: int):
-    """torch's intra-op threads set to n for the block (0: left as they are), then restored: `cli.main`
-    may run several commands in one process (the tests do), and one command's setting must not leak."""
-    import torch
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n:
-            torch.set_num_threads(before)
+def threads(given, model, batch: int):
+    """A context manager: torch's threads for running `model` at `batch` sequences a step, restored after."""
+    return policy.applied(policy.choose(given, policy.step_work(model, batch), policy.cores()))

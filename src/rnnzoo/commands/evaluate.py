@@ -33,8 +33,8 @@ def configure(parser):
 
 def run(args):
     from ..train import fit as training
-    from ..train.run import read_config
-    task_name = read_config(args.run_dir)["task"]
+    task, model, config = training.load_run(args.run_dir)
+    task_name = config["task"]
     options = {}
     if args.bits is not None:
         if task_name != "addition":
@@ -44,8 +44,9 @@ def run(args):
         if task_name != "sentiment":
             raise ValueError("--split applies to sentiment runs only")
         options["split"] = args.split
-    with threads(args.threads):
-        metrics = training.evaluate(args.run_dir, args.data, **options)
+    batch = config.get("training", {}).get("batch_size") or 1  # evaluation batches are at least as large
+    with threads(args.threads, model, batch):
+        metrics = training.evaluate_run(task, model, config, args.data, **options)
     for key, value in metrics.items():
         if value is None:
             print(f"{key}: n/a")

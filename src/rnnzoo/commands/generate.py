@@ -40,8 +40,8 @@ def configure(parser):
 
 def run(args):
     from ..train.fit import load_run
-    with threads(args.threads):
-        task, model, config = load_run(args.run_dir)  # first: a bad run directory is its one error line
+    task, model, config = load_run(args.run_dir)  # first: a bad run directory is its one error line
+    with threads(args.threads, model, 1):  # one sequence, one step at a time
         if args.length > LONG_LENGTH:
             print(f"rnnzoo: warning: --length {args.length} is over {LONG_LENGTH:,}: one model step each, this "
                   "may take minutes (Ctrl-C stops it)", file=sys.stderr)

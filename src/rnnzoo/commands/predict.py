@@ -23,8 +23,8 @@ def configure(parser):
 
 def run(args):
     from ..train.fit import load_run
-    with threads(args.threads):
-        task, model, config = load_run(args.run_dir)
+    task, model, config = load_run(args.run_dir)
+    with threads(args.threads, model, 1):  # one input at a time
         lines = task.predict(model, config, args.inputs)
     for line in lines:
         print(line)

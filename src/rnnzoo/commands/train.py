@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import registry
 from ..checks import float_range, int_range
 from ..cli import CommandError
+from ..threads import setting as thread_setting
 
 NAME = "train"
 SEED_MAX = 2 ** 32 - 1  # Lightning's seed_everything takes no more (and draws a random seed instead)
@@ -86,8 +87,9 @@ def add_common(parser, task):
                    help="early stopping: epochs without improvement")
     t.add_argument("--max-time", type=int_range(0), default=0, help="stop after N seconds (0: no limit)")
     t.add_argument("--seed", type=int_range(0, SEED_MAX), default=0, help="random seed (0)")
-    t.add_argument("--threads", type=int_range(0), default=0,
-                   help="torch threads per process (0: torch's default); 1 is fastest for small models")
+    t.add_argument("--threads", type=thread_setting, default="auto",
+                   help="torch threads per process: auto (default: from the model's size, timed against one "
+                        "thread while training; see rnnzoo.threads), a number, or 0 for torch's default")
     t.add_argument("--devices", type=int_range(1), default=1, help="processes (with --strategy ddp)")
     t.add_argument("--strategy", choices=["auto", "ddp", "ddp_spawn", "ddp_fork"], default="auto",
                    help="Lightning strategy for --devices > 1 (auto)")
@@ -164,6 +166,8 @@ def config_value(action, key: str, value, where: str):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             refuse(f"must be {'an integer' if kind in ('int', 'integer') else 'a number'} (JSON), got {shown}")
         text = shown  # as it would be typed: 0.001, 1e-05, NaN (which the range check refuses)
+    elif kind == "threads" and isinstance(value, int) and not isinstance(value, bool):
+        text = shown  # --threads: "auto" or a number
     elif not isinstance(value, str):
         refuse(f"must be a string, got {shown}")
     else:
@@ -277,12 +281,10 @@ def run(args):
 
 
 def _prepare(args):
-    """--threads, glibc's malloc keeping freed memory (rnnzoo._malloc), the default run directory."""
+    """glibc's malloc keeping freed memory (rnnzoo._malloc), the default run directory. (--threads is
+    applied by training.fit, per process, once the model's size is known.)"""
     from .._malloc import retain_freed_memory
     retain_freed_memory()
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
     args.out = args.out or os.path.join("runs", f"{args.task}-{args.model}")
 
 

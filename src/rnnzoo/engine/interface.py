@@ -47,6 +47,9 @@ class Engine:
             engine beats torch's fused kernel for the same cell, so fused="auto" trains here.
         native_beats_fused(cell) -> bool: measured: on the compiled kernels this cell beats torch's
             fused kernel in every call, inference included, so fused="auto" leaves the kernel.
+        native_gain: measured (hidden size, training speed-up of the compiled loops over this engine in
+            Python) pairs, at batch 32 (benchmarks/cells.py, 2 threads); `rnnzoo train` quotes the one
+            nearest a model's size when the kernels are not built (rnnzoo.plan.native_hint).
 
     Example:
         >>> from rnnzoo import registry
@@ -64,6 +67,7 @@ class Engine:
     native_kernels: Callable = _no_kernels
     trains_faster: bool = False
     native_beats_fused: Callable = _never
+    native_gain: tuple[tuple[int, float], ...] = ()
 
     def __repr__(self) -> str:
         return f"Engine({self.name!r})"

@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from .. import threads as thread_policy
+from ..plan import native_hint
 from . import resume
 from . import run as rundir
 from .tasks import ClosedFormTask, get_task
@@ -77,6 +79,7 @@ def _fit(task, args, data, model, run_dir, launched):
 
     from .module import SafetensorsExport, TaskModule
     from .records import ResumableLoader, RunCheckpoint, RunCSVLogger
+    from .thread_probe import ThreadProbe
 
     checkpoints = run_dir / "checkpoints"
     resume_step = resume.checkpoint_step(run_dir) if args.resume else None
@@ -90,7 +93,14 @@ def _fit(task, args, data, model, run_dir, launched):
     early = EarlyStopping(task.monitor, mode=task.mode, patience=args.patience)
     # last.ckpt: after every finished epoch and every 100 steps, so an interrupted run resumes from at
     # most 100 steps back (records.RunCheckpoint: written whole, after the epoch's metrics)
-    callbacks = [RunCheckpoint(checkpoints), early, LearningRateMonitor(), export]
+    # threads per process (rnnzoo.threads): from the work of one step, timed against one thread in training
+    choice = thread_policy.choose(args.threads, thread_policy.step_work(model, args.batch_size),
+                                  thread_policy.cores(), args.devices)
+    if not launched:
+        print(f"threads: {choice.threads or torch.get_num_threads()} ({choice.reason})")
+        for hint in dict.fromkeys(filter(None, map(native_hint, recurrent_layers(model)))):
+            print(hint)  # once per kind of layer
+    callbacks = [RunCheckpoint(checkpoints), early, LearningRateMonitor(), export, ThreadProbe(choice)]
     loggers = [RunCSVLogger(run_dir, resume_step),
                TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False)]
     trainer = L.Trainer(
@@ -128,6 +138,7 @@ def _fit(task, args, data, model, run_dir, launched):
         "seconds": round(time.perf_counter() - started, 1),
         "train_seconds": round(module.train_seconds, 3),  # in training batches, validation excluded
         "files": dict(export.hashes),
+        "threads": choice.record(),
     }
     best = task.build_model(config["model"])
     best.load_state_dict(rundir.load_weights(run_dir, config))
@@ -136,6 +147,11 @@ def _fit(task, args, data, model, run_dir, launched):
     rundir.write_config(run_dir, config)  # last: from now on the run is complete
     config["summary"] = task.summary(best, config, run_dir)
     return config
+
+
+def recurrent_layers(model) -> list:
+    from ..driver import Recurrent
+    return [m for m in model.modules() if isinstance(m, Recurrent)]
 
 
 def _stopped_by(trainer, early) -> str:
@@ -160,12 +176,16 @@ def fit_closed_form(task, args) -> dict:
     run_dir = prepare_run_dir(args.out)
     created = not run_dir.exists()
     started = time.perf_counter()
+    # no work estimate before the model exists: all cores for its solves; its step loops run on one
+    # thread where that wins (rnnzoo._loops.single_thread)
+    choice = thread_policy.choose(args.threads, None, thread_policy.cores())
     try:
-        model, entries = task.fit(args, data, run_dir)
+        with thread_policy.applied(choice):
+            model, entries = task.fit(args, data, run_dir)
         if rundir.BEST not in entries.get("files", {}):
             raise RuntimeError(f"task {task.name!r} wrote no {rundir.BEST} hash into its config")
         config = {"rnnzoo": __version__, "task": task.name, "data": data, **entries,
-                  "seconds": round(time.perf_counter() - started, 1)}
+                  "seconds": round(time.perf_counter() - started, 1), "threads": choice.record()}
         rundir.write_config(run_dir, config)  # last: from now on the run is complete
     except BaseException:
         if created:
@@ -235,7 +255,11 @@ def load_run(run_dir, which: str = rundir.BEST):
 
 def evaluate(run_dir, data_path=None, **options) -> dict:
     """The task's validation metrics of a finished run, computed as during training."""
-    task, model, config = load_run(run_dir)
+    return evaluate_run(*load_run(run_dir), data_path, **options)
+
+
+def evaluate_run(task, model, config, data_path=None, **options) -> dict:
+    """`evaluate` for a run already loaded (`load_run`)."""
     if isinstance(task, ClosedFormTask):
         metrics = task.evaluate(model, config, data_path, **options)
     else:

@@ -74,8 +74,9 @@ class TaskModule(L.LightningModule):
             # the step's row goes to the loggers now, not after on_train_batch_end as Lightning's would,
             # so it is on disk before a checkpoint taken at this step (records.RunCheckpoint)
             for logger in self.loggers:
-                logger.log_metrics({"train_loss_step": float(loss), "epoch": self.current_epoch}, self.global_step)
-        self._train_sums["loss"] = self._train_sums.get("loss", 0.0) + float(loss) * n
+                logger.log_metrics({"train_loss_step": float(loss.detach()), "epoch": self.current_epoch},
+                                   self.global_step)
+        self._train_sums["loss"] = self._train_sums.get("loss", 0.0) + float(loss.detach()) * n
         for key, value in sums.items():
             self._train_sums[key] = self._train_sums.get(key, 0.0) + float(value)
         return loss
