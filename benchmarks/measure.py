@@ -2,6 +2,7 @@
 wall time, the activation memory one training forward saves, and the peak resident memory of one step."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -117,3 +118,10 @@ def measure(module, x, args, baselines=None) -> dict:
         module.zero_grad(set_to_none=True)
         result["saved_mb"] = saved_mb(module, x)
     return result
+
+
+def command_env(extra: dict | None = None) -> dict:
+    """The environment a user's `rnnzoo` command starts with (the benchmarks that run it in a fresh process):
+    this one without the OpenMP and thread variables a benchmark may have set, then `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    return {**env, **(extra or {})}

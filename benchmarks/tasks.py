@@ -29,6 +29,9 @@ import torch
 
 from rnnzoo.train.fit import evaluate
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # measure.py, beside this script
+from measure import command_env  # noqa: E402
+
 # name -> list of (label, train arguments, metric, target, comparison)
 GROUPS = {
     "addition": [
@@ -57,8 +60,7 @@ def run_row(label, args, metric, target, cmp, data, out_root):
     started = time.perf_counter()
     # the command in its own process, as a user runs it: its thread policy and OpenMP setting
     # (rnnzoo.threads) apply only to a process that starts as `rnnzoo`
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
-    code = subprocess.run([sys.executable, "-m", "rnnzoo", *argv], env=env).returncode
+    code = subprocess.run([sys.executable, "-m", "rnnzoo", *argv], env=command_env()).returncode
     seconds = time.perf_counter() - started
     if code != 0:
         return f"| {label} | failed (exit {code}) | {cmp} {target} | {seconds:.0f} s | `rnnzoo {shlex.join(argv)}` |"

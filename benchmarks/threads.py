@@ -18,6 +18,8 @@ process starts), timed interleaved: the settings of one row take turns, repeat a
     python benchmarks/threads.py                              # everything (about 20 minutes)
     python benchmarks/threads.py --rows addition-gru charlm --seconds 20 --repeats 1 --skip-main
     python benchmarks/threads.py --data ../shared/data/imdb/aclImdb_labeled.tar.gz   # adds sentiment80
+    python benchmarks/threads.py --quick                      # a smoke test (seconds)
+    python benchmarks/threads.py --crossover                  # where a second thread starts to pay
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnzoo.threads import cores
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # measure.py, beside this script
+from measure import command_env  # noqa: E402
+
 BEFORE = {"GOMP_SPINCOUNT": "300000"}  # libgomp's default spin count (OMP_WAIT_POLICY unset), made explicit
 
 # name -> train arguments; seconds-limited rows get --max-time, addition a fixed number of epochs
@@ -46,18 +53,6 @@ ROWS = {
 BUSY_ROWS = ("addition-gru", "charlm")
 
 
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def environment(extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
-    return {**env, **(extra or {})}
-
-
 def rnnzoo(args: list[str], env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rnnzoo", *args], env=env, capture_output=True, text=True)
 
@@ -69,7 +64,7 @@ def train(row: str, setting: str, out: Path, seconds: int, data: str | None) -> 
         args += ["--max-time", str(seconds)]
     if row.startswith("sentiment"):
         args += ["--data", data]
-    env = environment(BEFORE if setting == "before" else None)
+    env = command_env(BEFORE if setting == "before" else None)
     args += ["--threads", "0" if setting == "before" else setting]
     done = rnnzoo(args, env)
     if done.returncode:
@@ -149,7 +144,7 @@ def busy_table(rows, idle, repeats, seconds, data, root):
 
 def generate_ms(run: Path, setting: str) -> float:
     """Milliseconds per generated character, start-up subtracted."""
-    env = environment(BEFORE if setting == "before" else None)
+    env = command_env(BEFORE if setting == "before" else None)
     threads = ["--threads", "0" if setting == "before" else setting]
     times = []
     for length in (100, 2100):
@@ -181,6 +176,35 @@ def main_job(root, seconds=60):
         print(f"| {s} | {config['steps']} | {config['best']['val_loss']:.3f} | {chosen(config)} |", flush=True)
 
 
+def crossover(repeats: int = 5):
+    """The measurements behind rnnzoo.threads.WORK_PER_THREAD: one training step (forward + backward, L = 50)
+    of Recurrent(cell, H, H) at batch N, at one and at two threads, interleaved, in this process."""
+    import torch
+
+    import rnnzoo
+    from rnnzoo.threads import step_work
+    print("## Where a second thread starts to pay: training step time at 2 threads / 1 thread\n")
+    print("| cell | N | H | multiply-adds a step (M) | 1 thread ms | 2 threads ms | 2 / 1 |")
+    print("|---|---|---|---|---|---|---|")
+    before = torch.get_num_threads()
+    for cell in ("lstm", "gru", "elman", "jordan"):
+        for n, h in ((1, 64), (1, 256), (1, 512), (8, 64), (32, 16), (32, 32), (32, 64), (32, 128), (64, 128),
+                     (32, 256), (128, 64)):
+            layer, x = rnnzoo.Recurrent(cell, h, h), torch.randn(50, n, h)
+            times = {1: [], 2: []}
+            for _ in range(repeats):
+                for t in (1, 2):
+                    torch.set_num_threads(t)
+                    started = time.perf_counter()
+                    y, _ = layer(x)
+                    y.sum().backward()
+                    times[t].append(time.perf_counter() - started)
+            one, two = (statistics.median(times[t]) * 1e3 for t in (1, 2))
+            print(f"| {cell} | {n} | {h} | {step_work(layer, n) / 1e6:.3f} | {one:.2f} | {two:.2f} | "
+                  f"{two / one:.2f} |", flush=True)
+    torch.set_num_threads(before)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", nargs="+", choices=sorted(ROWS), default=None,
@@ -190,7 +214,16 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2, help="runs per setting and row (2)")
     parser.add_argument("--skip-busy", action="store_true")
     parser.add_argument("--skip-main", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: addition GRU, one short epoch, once, idle only")
+    parser.add_argument("--crossover", action="store_true",
+                        help="only the layer-size table behind rnnzoo.threads.WORK_PER_THREAD (in-process, minutes)")
     args = parser.parse_args(argv)
+    if args.crossover:
+        return crossover()
+    if args.quick:
+        ROWS["addition-gru"] = ["addition", "--model", "gru", "--epochs", "1", "--train-size", "256"]
+        args.rows, args.repeats, args.skip_busy, args.skip_main = ["addition-gru"], 1, True, True
     rows = args.rows or [r for r in ROWS if args.data or not r.startswith("sentiment")]
     if any(r.startswith("sentiment") for r in rows) and not args.data:
         parser.error("sentiment80 needs --data")

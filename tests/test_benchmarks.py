@@ -2,7 +2,8 @@
 torch baselines, the engine rows of configurations with a sequence engine and the forced-loop rows of
 fused or engine configurations. No test here asserts a time or a ratio
 beyond its being a positive finite number. benchmarks/fuzz.py runs a few seconds of each of its targets
-and finds nothing, and its judges tell a finding from an allowed outcome."""
+and finds nothing, and its judges tell a finding from an allowed outcome. benchmarks/threads.py --quick
+prints its table."""
 
 import importlib.util
 import json
@@ -215,3 +216,16 @@ def test_fuzz_tells_a_reader_finding_from_an_allowed_outcome(fuzz, tmp_path, mon
     kind, got, _ = files.run({"reader": "load_text", "path": str(path), "args": {}, "what": "as it is"})
     assert (got or "").split(" at ")[0] == (finding or "")
 
+
+
+def test_threads_benchmark_prints_auto_against_every_fixed_setting(capsys):
+    """benchmarks/threads.py --quick: the rnnzoo command at auto, each fixed --threads and torch's old
+    defaults, in fresh processes; its row has a positive rate for each and says which count auto took."""
+    threads = load_script(SCRIPT.with_name("threads.py"), "rnnzoo_benchmark_threads")
+    threads.main(["--quick"])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| addition-gru |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    settings = ["auto", *map(str, range(1, threads.cores() + 1)), "before"]
+    assert all(float(c) > 0 for c in cells[1:1 + len(settings)])
+    assert cells[1 + len(settings)] in settings and cells[-1] == "1"  # best fixed; auto took one thread

@@ -139,3 +139,24 @@ def test_out_in_a_format_matplotlib_cannot_write_is_refused_before_the_work(tmp_
     captured = capsys.readouterr()
     assert captured.out == "" and "cannot write .txt files; use one of" in captured.err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("sub, work, args", [
+    ("capacity", "capacity_sweep", ["--n", 40, "--alphas", 0.1, "--trials", 1]),
+    ("recall", "recall_demo", ["--chars", "AB"]),
+])
+def test_threads_auto_gives_the_update_loops_one_thread_and_a_number_is_obeyed(tmp_path, monkeypatch, sub, work,
+                                                                               args):
+    import torch
+
+    from rnnzoo import memory
+    seen, real = [], getattr(memory, work)
+
+    def watched(*a, **k):
+        seen.append(torch.get_num_threads())
+        return real(*a, **k)
+    monkeypatch.setattr(memory, work, watched)
+    torch.set_num_threads(2)
+    assert cli("hopfield", sub, *args, "--out", tmp_path / "a.png") == 0
+    assert cli("hopfield", sub, *args, "--threads", 3, "--out", tmp_path / "b.png") == 0
+    assert seen == [1, 3] and torch.get_num_threads() == 2

@@ -267,3 +267,31 @@ def test_closed_form_fits_record_their_threads(tmp_path):
     assert main(["train", "mackey-glass", "--units", "50", "--train-steps", "300", "--washout", "50",
                  "--horizon", "10", "--threads", "1", "--out", str(tmp_path / "esn")]) == 0
     assert config_of(tmp_path / "esn")["threads"]["threads"] == 1
+
+
+def test_the_probe_compares_time_per_batch_element_so_bucketed_batches_do_not_mislead(capsys):
+    """Sentiment's batches are bucketed by length: a window of short batches must not make its thread
+    count look fast. Here two threads take 0.6 of one thread's time per element, but every batch timed at two
+    threads is four times as long as those timed at one."""
+    clock, choice = FakeClock(), threads.choose("auto", 28_000_000, cores=2)
+    probe = ThreadProbe(choice, warmup=0, window=3, rounds=2, clock=clock)
+    trainer = SimpleNamespace(global_step=0, is_global_zero=True, progress_bar_callback=None)
+    probe.setup(trainer, None, "fit")
+    for _ in range(12):
+        n = probe.schedule()[0][0] if not probe._plan else probe._plan[0][0]
+        batch = (torch.zeros(8, 400 if n == 2 else 100), torch.zeros(8))
+        probe.on_train_batch_start(trainer, None, batch, 0)
+        clock.now += batch[0].numel() * (0.6e-4 if torch.get_num_threads() == 2 else 1e-4)
+        trainer.global_step += 1
+        probe.on_train_batch_end(trainer, None, None, batch, 0)
+    assert choice.probes[0]["kept"] == 2  # raw step times (0.19 s at two threads, 0.08 s at one) say one
+    probe.teardown(trainer, None, "fit")
+
+
+@pytest.mark.parametrize("batch, size", [
+    (torch.zeros(4, 5), 20), ((torch.zeros(3, 7), torch.zeros(3)), 21), ({"x": [torch.zeros(2, 2)]}, 4),
+    ((None, 3, torch.zeros(6)), 6), ("text", 1),
+])
+def test_batch_size_is_the_first_tensors_elements(batch, size):
+    from rnnzoo.train.thread_probe import batch_size
+    assert batch_size(batch) == size

@@ -128,15 +128,16 @@ def test_cell_options_pass_through_and_unknown_ones_are_refused(tmp_path, capsys
 
 
 def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch(tmp_path):
-    common = [*ADDITION, "--threads", "1", "--epochs", "2", "--seed", "3"]
-    one = fresh_process("train", *common, "--batch-size", "32", "--out", str(tmp_path / "one"))
+    common = [*ADDITION, "--epochs", "2", "--seed", "3"]
+    one = fresh_process("train", *common, "--threads", "1", "--batch-size", "32", "--out", str(tmp_path / "one"))
     two = fresh_process("train", *common, "--batch-size", "16", "--devices", "2", "--strategy", "ddp",
-                        "--out", str(tmp_path / "two"))
+                        "--out", str(tmp_path / "two"))  # --threads auto: the processes share the cores
     assert one.returncode == 0 and two.returncode == 0, two.stderr[-2000:]
     assert "MEMBER: 2/2" in two.stderr + two.stdout
     a = json.loads((tmp_path / "one" / "config.json").read_text())
     b = json.loads((tmp_path / "two" / "config.json").read_text())
     assert a["steps"] == b["steps"]
+    assert b["threads"]["processes"] == 2 and b["threads"]["threads"] == 1
     assert b["best"]["val_accuracy"] == pytest.approx(a["best"]["val_accuracy"], abs=0.01)
     wa, wb = load_file(tmp_path / "one" / "last.safetensors"), load_file(tmp_path / "two" / "last.safetensors")
     for key in wa:

@@ -9,8 +9,9 @@ is right, so `auto` decides per model and per machine:
 1. Work per time step: multiply-adds = batch x the model's weights (embedding tables excluded, as a
    lookup multiplies nothing). One thread per WORK_PER_THREAD of it, at least one, at most the cores this
    process has (under DDP, the cores divided among the processes). A second thread starts to pay at
-   about 1 M multiply-adds a step (LSTM, GRU, Elman, Jordan layers, N = 1-128, H = 16-512, in training:
-   at 0.25 M it is 0.85-1.4x as fast as one, at 1 M 0.65-0.95x, at 4 M 0.55-0.8x).
+   about 1 M multiply-adds a step (LSTM, GRU, Elman, Jordan layers, N = 1-128, H = 16-512, in training,
+   two threads took 0.85-1.2x the time of one at 0.25 M, 0.65-1.0x at 1 M, 0.55-0.85x at 3-4 M:
+   `python benchmarks/threads.py --crossover`).
 2. In training, when step 1 gives more than one thread, the first steps are timed with that many and
    with one, and the faster is kept (fewer threads unless more are PROBE_MARGIN faster); the timing is
    repeated every RECHECK_SECONDS, so a run follows a machine that becomes busy or idle

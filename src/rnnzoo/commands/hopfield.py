@@ -21,8 +21,10 @@ import argparse
 import math
 import os
 
+from .. import threads as policy
 from ..checks import int_range
 from ..cli import CommandError
+from ._threads import add_threads
 
 NAME = "hopfield"
 HELP = "Hopfield networks: capacity sweep against the load, and picture recall"
@@ -86,6 +88,7 @@ def configure(parser):
     cap.add_argument("--out", default="hopfield_capacity.png",
                      help="the plot's file, not a folder; .png added without an extension (default "
                      "hopfield_capacity.png)")
+    add_threads(cap)
     cap.set_defaults(run=capacity)
 
     rec = sub.add_parser("recall", help="recall 16x16 pictures from corrupted and half-masked cues",
@@ -109,7 +112,15 @@ def configure(parser):
     rec.add_argument("--seed", type=int_range(0), default=0, help="random seed (default 0)")
     rec.add_argument("--out", default="hopfield_recall.png", help="the picture's file, not a folder; .png added "
                      "without an extension (default hopfield_recall.png)")
+    add_threads(rec)
     rec.set_defaults(run=recall)
+
+
+def _threads(args, units: int):
+    """--threads for a network of `units`: auto gives one thread to the update loops (a synchronous step is
+    one matrix-vector product, an asynchronous one a single unit's row), more only for very large nets."""
+    work = units * units if args.mode == "sync" else units
+    return policy.applied(policy.choose(args.threads, work, policy.cores()))
 
 
 def _plot_file(path: str) -> str:
@@ -129,8 +140,6 @@ def _plot_file(path: str) -> str:
 
 
 def capacity(args):
-    import torch
-
     from ..memory import capacity_sweep, plot_capacity
     from ..memory.capacity import DEFAULT_ALPHAS, HEBBIAN_KNEE
 
@@ -143,13 +152,9 @@ def capacity(args):
             raise CommandError(f"--alphas {too_many[0]:g} stores {max(1, round(too_many[0] * n))} patterns, but "
                                f"the pinv rule holds at most N - 1 = {n - 1} (alpha <= {(n - 1) / n:.4g} at N = {n})")
     args.out = _plot_file(args.out)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread is fastest for the per-unit update loop
-    try:
+    with _threads(args, n):
         results = [capacity_sweep(n, rule, alphas=alphas, flip=args.flip, trials=args.trials, seed=args.seed,
                                   mode=args.mode) for rule in rules]
-    finally:
-        torch.set_num_threads(threads)
     print(f"Hopfield capacity, N = {n}, cues with {args.flip:.0%} of their bits flipped, {args.trials} "
           f"trial(s), {args.mode} updates; mean overlap of the recall with the cued pattern (1 = perfect):")
     width = max(9, *(len(r) + 2 for r in rules))
@@ -192,14 +197,9 @@ def recall(args):
             raise CommandError(f"--chars {chars!r} repeats {', '.join(repr(c) for c in repeated)}; "
                                "each picture is stored once")
     args.out = _plot_file(args.out)
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with _threads(args, 256):
         r = recall_demo(args.out, chars=chars, images=args.images, rule=args.rule, flip=args.flip,
                         mode=args.mode, mask_fill=args.mask_fill, seed=args.seed)
-    finally:
-        torch.set_num_threads(threads)
     K = len(r["names"])
     print(f"Hopfield recall ({args.rule} rule, 256 units, {K} picture(s)); noisy cue: {args.flip:.0%} of "
           f"pixels flipped; masked cue: bottom half {'random' if args.mask_fill == 'random' else 'blank'}")

@@ -5,8 +5,11 @@ the run's `Choice`. Where the choice says probe (`--threads auto`, one process, 
 worth having), it times training steps with that many threads and with one, in interleaved windows
 (the first step of a window, which pays for the switch, is not counted), keeps the faster
 (`threads.pick`), and does it again every RECHECK_SECONDS of training, so a run that starts on an idle
-machine and then shares it (or the other way round) follows. What it found goes into config.json
-(`Choice.probes`), and a line is printed when the kept number changes.
+machine and then shares it (or the other way round) follows. Batches may differ in size (sentiment's are
+bucketed by length, from a few words to 400), so each step's time is divided by its batch's size (the
+elements of its first tensor) before the candidates are compared. What it found goes into config.json
+(`Choice.probes`: milliseconds a step at the timing's mean batch size), and a line is printed when the
+kept number changes.
 
 Changing the thread count between steps changes no result here: oneDNN's and MKL's products split the
 work by rows, not by the summed dimension (a 2x256 LSTM's outputs and gradients are bitwise equal at
@@ -44,8 +47,9 @@ class ThreadProbe(Callback):
         self.recheck, self.clock = recheck, clock
         self.current = choice.threads
         self._plan: list[tuple[int, bool]] = []  # (threads, counted) for each step of a timing under way
-        self._times: dict[int, list[float]] = {}
-        self._steps, self._last_probe, self._started, self._before = 0, None, None, None
+        self._times: dict[int, list[float]] = {}  # threads -> seconds per batch element, each counted step
+        self._sizes: list[int] = []  # the counted steps' batch sizes
+        self._steps, self._last_probe, self._started, self._size, self._before = 0, None, None, 1, None
 
     # -- where the threads are set and restored
 
@@ -79,9 +83,10 @@ class ThreadProbe(Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if not self._plan and self._due():
-            self._plan, self._times = self.schedule(), {}
+            self._plan, self._times, self._sizes = self.schedule(), {}, []
         if self._plan:
             self._set(self._plan[0][0])
+            self._size = batch_size(batch)
         self._started = self.clock()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -91,13 +96,15 @@ class ThreadProbe(Callback):
             return
         n, counted = self._plan.pop(0)
         if counted:
-            self._times.setdefault(n, []).append(elapsed)
+            self._times.setdefault(n, []).append(elapsed / self._size)
+            self._sizes.append(self._size)
         if not self._plan:
             self._decide(trainer)
 
     def _decide(self, trainer):
         kept = pick(self._times)
-        ms = {str(n): round(1e3 * statistics.median(t), 2) for n, t in sorted(self._times.items())}
+        mean = statistics.mean(self._sizes)
+        ms = {str(n): round(1e3 * mean * statistics.median(t), 2) for n, t in sorted(self._times.items())}
         first = not self.choice.probes
         self.choice.probes.append({"step": int(trainer.global_step), "ms_per_step": ms, "kept": kept})
         if len(self.choice.probes) > MAX_RECORDS:
@@ -110,3 +117,14 @@ class ThreadProbe(Callback):
         self.current = kept
         self._set(kept)
         self._last_probe = self.clock()
+
+
+def batch_size(batch) -> int:
+    """The elements of the first tensor in a batch (a tensor, or tuples, lists and dicts of them); 1 if none."""
+    def first(item):
+        if isinstance(item, torch.Tensor):
+            return item
+        items = item.values() if isinstance(item, dict) else item if isinstance(item, (tuple, list)) else ()
+        return next((t for t in map(first, items) if t is not None), None)
+    tensor = first(batch)
+    return 1 if tensor is None else max(1, tensor.numel())
