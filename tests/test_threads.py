@@ -16,8 +16,8 @@ import torch
 
 from rnnzoo import threads
 from rnnzoo.cli import main
-from rnnzoo.train.thread_probe import ThreadProbe
 from rnnzoo.train.tasks import get_task
+from rnnzoo.train.thread_probe import ThreadProbe
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -295,3 +295,20 @@ def test_the_probe_compares_time_per_batch_element_so_bucketed_batches_do_not_mi
 def test_batch_size_is_the_first_tensors_elements(batch, size):
     from rnnzoo.train.thread_probe import batch_size
     assert batch_size(batch) == size
+
+
+def test_the_next_timing_waits_twenty_times_as_long_as_the_last_one_took():
+    """A model whose steps take seconds must not spend a tenth of its time timing: re-timing waits for
+    max(recheck, COST_RATIO x the last timing's length)."""
+    from rnnzoo.train.thread_probe import COST_RATIO
+    clock, choice = FakeClock(), threads.choose("auto", 28_000_000, cores=2)
+    probe = ThreadProbe(choice, warmup=0, window=3, rounds=2, recheck=10.0, clock=clock)
+    trainer = SimpleNamespace(global_step=0, is_global_zero=True, progress_bar_callback=None)
+    probe.setup(trainer, None, "fit")
+    run_steps(probe, clock, 12, {1: 2.0, 2: 1.0}, trainer)  # one timing: 18 s
+    assert len(choice.probes) == 1
+    run_steps(probe, clock, int(COST_RATIO * 18 / 1.0) - 1, {1: 2.0, 2: 1.0}, trainer)  # 359 s: not yet
+    assert len(choice.probes) == 1
+    run_steps(probe, clock, 1 + 12, {1: 2.0, 2: 1.0}, trainer)
+    assert len(choice.probes) == 2
+    probe.teardown(trainer, None, "fit")

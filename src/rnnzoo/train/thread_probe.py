@@ -27,6 +27,9 @@ from lightning.pytorch.callbacks import Callback
 from ..threads import RECHECK_SECONDS, Choice, pick
 
 MAX_RECORDS = 50  # probes kept in config.json: the first and the latest
+# the wait before the next timing is at least this many times the last timing's length: half a timing runs
+# the slower count, so this bounds its cost near 2.5% (a 2x384 LSTM's timing takes 7 s: the next in 2 min)
+COST_RATIO = 20
 
 
 class ThreadProbe(Callback):
@@ -37,7 +40,8 @@ class ThreadProbe(Callback):
         warmup: steps run before the first timing (allocation and caches settle).
         window: steps per candidate and round; the first of each is not counted.
         rounds: windows per candidate in one timing, alternating which goes first.
-        recheck: seconds of training between timings.
+        recheck: seconds of training between timings, at least; at least COST_RATIO times as long as the
+            last timing took, so that timing costs a few percent even where a step takes seconds.
         clock: the timer (tests pass a fake one).
     """
 
@@ -50,6 +54,7 @@ class ThreadProbe(Callback):
         self._times: dict[int, list[float]] = {}  # threads -> seconds per batch element, each counted step
         self._sizes: list[int] = []  # the counted steps' batch sizes
         self._steps, self._last_probe, self._started, self._size, self._before = 0, None, None, 1, None
+        self._probe_started, self._wait = None, recheck  # when the timing under way began; the next wait
 
     # -- where the threads are set and restored
 
@@ -70,7 +75,7 @@ class ThreadProbe(Callback):
     def _due(self) -> bool:
         if not self.choice.probe or self._steps < self.warmup:
             return False
-        return self._last_probe is None or self.clock() - self._last_probe >= self.recheck
+        return self._last_probe is None or self.clock() - self._last_probe >= self._wait
 
     def schedule(self) -> list[tuple[int, bool]]:
         """One timing's steps: (threads, counted), windows of each candidate, alternating the order."""
@@ -84,6 +89,7 @@ class ThreadProbe(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if not self._plan and self._due():
             self._plan, self._times, self._sizes = self.schedule(), {}, []
+            self._probe_started = self.clock()
         if self._plan:
             self._set(self._plan[0][0])
             self._size = batch_size(batch)
@@ -117,6 +123,7 @@ class ThreadProbe(Callback):
         self.current = kept
         self._set(kept)
         self._last_probe = self.clock()
+        self._wait = max(self.recheck, COST_RATIO * (self._last_probe - self._probe_started))
 
 
 def batch_size(batch) -> int:
