@@ -14,8 +14,8 @@ is right, so `auto` decides per model and per machine:
    `python benchmarks/threads.py --crossover`).
 2. In training, when step 1 gives more than one thread, the first steps are timed with that many and
    with one, and the faster is kept (fewer threads unless more are PROBE_MARGIN faster); the timing is
-   repeated every RECHECK_SECONDS, so a run follows a machine that becomes busy or idle
-   (`rnnzoo.train.thread_probe`). Under DDP the processes keep step 1's share (their steps wait for
+   repeated every RECHECK_SECONDS (or 20x as long as the timing took), so a run follows a machine that
+   becomes busy or idle (`rnnzoo.train.thread_probe`). Under DDP the processes keep step 1's share (their steps wait for
    each other, so one process's timing says little).
 3. The OpenMP runtime of torch's Linux wheels (GNU libgomp) spins 300,000 times before a waiting thread
    sleeps. The `rnnzoo` command sets GOMP_SPINCOUNT=1000 (SPIN_COUNT) before torch starts (libgomp reads it
@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field
 
 WORK_PER_THREAD = 500_000  # multiply-adds per time step that one more thread needs to pay for itself
 PROBE_MARGIN = 0.05  # more threads are kept only when they are this much faster
-RECHECK_SECONDS = 30.0  # the timing is repeated this often in training
+RECHECK_SECONDS = 30.0  # the timing is repeated this often in training, at the least
 SPIN_COUNT = "1000"  # GOMP_SPINCOUNT for the rnnzoo command
 LOADER_WORKERS = 0  # the tasks' batches are slices of in-memory tensors: no worker processes
 

@@ -1,15 +1,14 @@
 """ThreadProbe: the Lightning callback that carries out the thread policy (`rnnzoo.threads`) in training.
 
-In each process, after Lightning's DDP launcher has set its own share, it sets torch's intra-op threads to
-the run's `Choice`. Where the choice says probe (`--threads auto`, one process, more than one thread
-worth having), it times training steps with that many threads and with one, in interleaved windows
-(the first step of a window, which pays for the switch, is not counted), keeps the faster
-(`threads.pick`), and does it again every RECHECK_SECONDS of training, so a run that starts on an idle
+In each process, after Lightning's DDP launcher has set its own share, it sets torch's intra-op threads to the
+run's `Choice`. Where the choice says probe (`--threads auto`, one process, more than one thread worth
+having), it times training steps with that many threads and with one, in interleaved windows (the first step
+of a window, which pays for the switch, is not counted), keeps the faster (`threads.pick`), and does it again
+after RECHECK_SECONDS of training (or COST_RATIO times the timing's length), so a run that starts on an idle
 machine and then shares it (or the other way round) follows. Batches may differ in size (sentiment's are
-bucketed by length, from a few words to 400), so each step's time is divided by its batch's size (the
-elements of its first tensor) before the candidates are compared. What it found goes into config.json
-(`Choice.probes`: milliseconds a step at the timing's mean batch size), and a line is printed when the
-kept number changes.
+bucketed by length, from a few words to 400), so each step's time is divided by its batch's size (the elements
+of its first tensor) before the candidates are compared. What it found goes into config.json (`Choice.probes`:
+milliseconds a step at the timing's mean batch size), and a line is printed when the kept number changes.
 
 Changing the thread count between steps changes no result here: oneDNN's and MKL's products split the
 work by rows, not by the summed dimension (a 2x256 LSTM's outputs and gradients are bitwise equal at
