@@ -229,3 +229,23 @@ def test_threads_benchmark_prints_auto_against_every_fixed_setting(capsys):
     settings = ["auto", *map(str, range(1, threads.cores() + 1)), "before"]
     assert all(float(c) > 0 for c in cells[1:1 + len(settings)])
     assert cells[1 + len(settings)] in settings and cells[-1] == "1"  # best fixed; auto took one thread
+
+
+def test_seq_autoencoder_quick_prints_test_errors_and_writes_its_figures(capsys, tmp_path):
+    """benchmarks/seq_autoencoder.py --quick on GunPoint: the settings, the command and finite TEST errors
+    of the autoencoder and of its baselines (PCA, or the line saying why it was skipped) are printed,
+    and both PNGs exist where the printed paths say."""
+    from conftest import shared_data
+    data = shared_data("timeseries", "ucr_uea", "GunPoint")
+    demo = load_script(SCRIPT.with_name("seq_autoencoder.py"), "rnnzoo_benchmark_seq_autoencoder")
+    results = demo.main(["--quick", "--data", str(data), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "command: python benchmarks/seq_autoencoder.py --quick" in out and "settings: " in out
+    assert "TRAIN (50, 150, 1), TEST (150, 150, 1)" in out
+    test_line = next(line for line in out.splitlines() if line.startswith("TEST MSE: "))
+    numbers = [float(v) for v in re.findall(r" (\d+\.\d+)", test_line)]
+    assert numbers and all(math.isfinite(v) and v > 0 for v in numbers), test_line
+    assert ("pca_test" in results) != ("PCA baseline skipped: scikit-learn is not installed" in out)
+    figures = [Path(line.split("figure: ")[1]) for line in out.splitlines() if line.startswith("figure: ")]
+    assert [f.name for f in figures] == ["reconstructions.png", "codes.png"]
+    assert all(f.parent == tmp_path and f.read_bytes().startswith(b"\x89PNG") for f in figures)

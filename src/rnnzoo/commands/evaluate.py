@@ -6,6 +6,7 @@ Examples:
     rnnzoo evaluate runs/sentiment-lstm --split test sentiment: the official test reviews
     rnnzoo evaluate runs/mackey-glass-esn            mackey-glass: the free run's error at the horizon
     rnnzoo evaluate runs/charlm-lstm --data other.txt charlm: the last part of another text, as in training
+    rnnzoo evaluate runs/translate-gru --split test   translate: BLEU and chrF (sacrebleu), beam 5, by length
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def configure(parser):
     parser.add_argument("--bits", type=int_range(1, MAX_BITS), default=None,
                         help=f"addition: bits per number, 1 to {MAX_BITS} (as 'rnnzoo train addition')")
     parser.add_argument("--split", choices=["val", "test"], default=None,
-                        help="sentiment: the held-out part of train (val) or the official test split")
+                        help="sentiment: the held-out part of train (val) or the official test split; translate: "
+                             "BLEU and chrF of the run's validation or test sources")
+    parser.add_argument("--beam", type=int_range(1, 100), default=None,
+                        help="translate: beam size for the BLEU figures (5; 1: greedy)")
     add_threads(parser)
 
 
@@ -41,15 +45,21 @@ def run(args):
             raise ValueError("--bits applies to addition runs only")
         options["bits"] = args.bits
     if args.split is not None:
-        if task_name != "sentiment":
-            raise ValueError("--split applies to sentiment runs only")
+        if task_name not in ("sentiment", "translate"):
+            raise ValueError("--split applies to sentiment and translate runs only")
         options["split"] = args.split
+    if args.beam is not None:
+        if task_name != "translate":
+            raise ValueError("--beam applies to translate runs only")
+        options["beam"] = args.beam
     batch = config.get("training", {}).get("batch_size") or 1  # evaluation batches are at least as large
     with threads(args.threads, model, batch):
         metrics = training.evaluate_run(task, model, config, args.data, **options)
     for key, value in metrics.items():
         if value is None:
             print(f"{key}: n/a")
+        elif isinstance(value, str) or isinstance(value, int):  # a signature, a count
+            print(f"{key}: {value}")
         else:  # small figures (an ESN's NRMSE, 1e-5) in scientific notation, so no digit is lost
             print(f"{key}: {value:.6f}" if value == 0 or abs(value) >= 1e-3 else f"{key}: {value:.6e}")
     return 0

@@ -55,7 +55,8 @@ def add_common(parser, task):
     g.add_argument("--model", default=d["model"], help=f"architecture ({d['model']}); see 'rnnzoo models'")
     g.add_argument("--hidden", type=int_range(1), default=d["hidden"], help=f"hidden size ({d['hidden']})")
     g.add_argument("--layers", type=int_range(1), default=d["layers"], help=f"stacked layers ({d['layers']})")
-    g.add_argument("--bidirectional", action="store_true", help="add a backward direction per layer")
+    g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=d.get("bidirectional", False),
+                   help=f"add a backward direction per layer{' (the default here)' if d.get('bidirectional') else ''}")
     g.add_argument("--merge", choices=["concat", "sum", "mul", "ave"], default="concat",
                    help="how bidirectional outputs combine (concat)")
     fraction = float_range(0, 1, high_open=True)  # a dropout of 1 would train on zeros

@@ -10,6 +10,9 @@
                    irregular_sinusoids (rnnzoo.data.irregular)
     moving_squares bouncing squares videos for next-frame prediction: bouncing_squares
                    (rnnzoo.data.moving_squares)
+    pairs          sentence pairs for translation: read_pairs, Moses tokenisation, the split by source
+                   sentence (rnnzoo.data.pairs)
+    ucr            the UCR/UEA time-series archive's .ts files: load_ts, pad (rnnzoo.data.ucr)
 """
 
 from .irregular import irregular_sinusoids

@@ -230,26 +230,29 @@ class WordVocab:
 
     PAD, UNK = 0, 1
     SPECIALS = ("<pad>", "<unk>")
+    KIND = "word"  # to_dict's "kind"
 
     def __init__(self, words):
         self.words = [*self.SPECIALS, *words]
         self.index = {w: i for i, w in enumerate(self.words)}
         if len(self.index) != len(self.words) or not all(isinstance(w, str) for w in self.words):
-            raise ValueError("words must be distinct strings other than '<pad>' and '<unk>'")
+            raise ValueError(f"words must be distinct strings other than {', '.join(map(repr, self.SPECIALS))}")
 
     @classmethod
     def build(cls, token_lists, max_size: int = 20000, min_freq: int = 1) -> "WordVocab":
-        """The `max_size - 2` most frequent tokens seen at least `min_freq` times (ties: alphabetical),
-        so that len(vocab) <= max_size counts padding and unknown, like Keras' num_words."""
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 3:
-            raise ValueError(f"max_size must be an int >= 3 (2 ids are reserved), got {max_size!r}")
+        """The `max_size - len(SPECIALS)` most frequent tokens seen at least `min_freq` times (ties:
+        alphabetical), so that len(vocab) <= max_size counts padding and unknown, like Keras' num_words."""
+        reserved = len(cls.SPECIALS)
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size <= reserved:
+            raise ValueError(f"max_size must be an int >= {reserved + 1} ({reserved} ids are reserved), "
+                             f"got {max_size!r}")
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
             raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
         counts = Counter()
         for tokens in token_lists:
             counts.update(tokens)
         ranked = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
-        return cls(ranked[:max_size - 2])
+        return cls(ranked[:max_size - reserved])
 
     def __len__(self) -> int:
         return len(self.words)
@@ -285,13 +288,13 @@ class WordVocab:
 
     def to_dict(self) -> dict:
         """A JSON-able description (for config.json); `WordVocab.from_dict` rebuilds it."""
-        return {"kind": "word", "words": self.words[2:]}
+        return {"kind": self.KIND, "words": self.words[len(self.SPECIALS):]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "WordVocab":
-        if not isinstance(d, dict) or d.get("kind") != "word" or not isinstance(d.get("words"), list):
-            raise ValueError(f"d must be a dict from WordVocab.to_dict() with kind 'word' and a list 'words', "
-                             f"got {d!r:.80}")
+        if not isinstance(d, dict) or d.get("kind") != cls.KIND or not isinstance(d.get("words"), list):
+            raise ValueError(f"d must be a dict from {cls.__name__}.to_dict() with kind {cls.KIND!r} and a list "
+                             f"'words', got {d!r:.80}")
         return cls(d["words"])
 
 

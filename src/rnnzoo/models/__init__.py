@@ -2,8 +2,11 @@
 
     sequence    SequenceModel: embedding or features -> Recurrent -> linear head, per step or per
                 sequence (addition, sentiment, charlm)
+    seq2seq     Seq2Seq: encoder-decoder over token ids with attention, reversed input, beam search
+                (translate)
+    autoencoder SeqAutoencoder: real-valued sequences to a fixed code and back (reconstruction scores)
 
-Encoder-decoder and sequence-autoencoder models belong here too. A model here is an `nn.Module` that
+A model here is an `nn.Module` that
 
   - is built from one JSON-able dict of keyword arguments: `Model(**config)`;
   - returns that dict from `config()`, so `rnnzoo train` writes it into config.json as "model" and a
@@ -15,6 +18,8 @@ run, and computes its loss from the model's output (`Task.step`); the model know
 Networks fitted without backpropagation (the echo state network) live in `rnnzoo.reservoir`.
 """
 
+from .autoencoder import SeqAutoencoder
+from .seq2seq import Seq2Seq
 from .sequence import SequenceModel
 
-__all__ = ["SequenceModel"]
+__all__ = ["Seq2Seq", "SeqAutoencoder", "SequenceModel"]

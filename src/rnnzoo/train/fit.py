@@ -25,6 +25,7 @@ from ..plan import native_hint
 from . import resume
 from . import run as rundir
 from .tasks import ClosedFormTask, get_task
+from .tasks.base import validation_sums  # noqa: F401  (rnnzoo.train.fit.validation_sums, as before)
 
 TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout", "recurrent_dropout",
                  "io_dropout",
@@ -88,6 +89,7 @@ def _fit(task, args, data, model, run_dir, launched):
             (run_dir / rundir.CONFIG).unlink(missing_ok=True)  # training on: no longer finished until re-exported
         else:
             resume.save_options(run_dir, args)  # first: from now on the folder is recognisably this run's
+            task.save_data(data, run_dir)
     module = TaskModule(task, model, lr=args.lr, lr_schedule=args.lr_schedule, epochs=args.epochs)
     export = SafetensorsExport(run_dir, task.monitor, task.mode)
     early = EarlyStopping(task.monitor, mode=task.mode, patience=args.patience)
@@ -143,6 +145,9 @@ def _fit(task, args, data, model, run_dir, launched):
     best = task.build_model(config["model"])
     best.load_state_dict(rundir.load_weights(run_dir, config))
     best.eval()
+    report = task.report(best, config, run_dir)
+    if report:
+        config["report"] = report
     config["plots"] = write_plots(task, best, config, run_dir)
     rundir.write_config(run_dir, config)  # last: from now on the run is complete
     config["summary"] = task.summary(best, config, run_dir)
@@ -260,25 +265,9 @@ def evaluate(run_dir, data_path=None, **options) -> dict:
 
 def evaluate_run(task, model, config, data_path=None, **options) -> dict:
     """`evaluate` for a run already loaded (`load_run`)."""
-    if isinstance(task, ClosedFormTask):
-        metrics = task.evaluate(model, config, data_path, **options)
-    else:
-        sums = validation_sums(task, model, task.evaluation_loader(config, data_path, **options))
-        metrics = task.metrics_from_sums(sums)
-    return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
-
-
-def validation_sums(task, model, batches) -> dict[str, float]:
-    """`task.step`'s sums over `batches`, added up as TaskModule does in validation (the carry too),
-    so they give the logged validation figure; no gradients, the model in the mode it is in."""
-    sums: dict[str, float] = {}
-    carry = None
-    with torch.no_grad():
-        for batch in batches:
-            _, batch_sums, carry = task.step(model, batch, carry)
-            for key, value in batch_sums.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
-    return sums
+    metrics = task.evaluate(model, config, data_path, **options)
+    # a figure that is not finite reads n/a; text (a metric's signature) passes as it is
+    return {k: (v if isinstance(v, str) or math.isfinite(v) else None) for k, v in metrics.items()}
 
 
 def remove_incomplete(run_dir) -> None:

@@ -1,6 +1,6 @@
 """The tasks `rnnzoo train` knows; `rnnzoo tasks` lists them.
 
-Trained by backpropagation (`Task`): addition, sentiment, charlm. Fitted in closed form
+Trained by backpropagation (`Task`): addition, sentiment, charlm, translate. Fitted in closed form
 (`ClosedFormTask`): mackey-glass.
 """
 
@@ -9,8 +9,9 @@ from .base import ClosedFormTask, Task
 from .charlm import CharLM
 from .mackey_glass import MackeyGlass
 from .sentiment import Sentiment
+from .translate import Translate
 
-TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM(), MackeyGlass())}
+TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM(), Translate(), MackeyGlass())}
 
 
 def get_task(name: str) -> Task:

@@ -73,6 +73,21 @@ class Task:
         from ...models import SequenceModel
         return SequenceModel(**model_config)
 
+    def save_data(self, data: dict, run_dir) -> None:
+        """Write the task's own data files into a new run directory before training starts (e.g. the
+        split it drew), atomically; `data` is what `setup` returned. Most tasks have none."""
+
+    def report(self, model, config: dict, run_dir) -> dict:
+        """Figures computed once on the best model after training (e.g. test BLEU), JSON-able: config.json
+        keeps them as "report", and `evaluate` recomputes each from the run directory alone."""
+        return {}
+
+    def evaluate(self, model, config: dict, data_path: str | None, **options) -> dict:
+        """`rnnzoo evaluate`: by default the validation figures, summed over `evaluation_loader`'s batches as
+        in training, so the logged figure comes back exactly."""
+        return self.metrics_from_sums(validation_sums(self, model, self.evaluation_loader(config, data_path,
+                                                                                           **options)))
+
     def evaluation_loader(self, config: dict, data_path: str | None):
         """The validation loader rebuilt from config.json, on `data_path` (evaluate --data) when given;
         a task that makes its own data raises ValueError for a data_path rather than ignore it."""
@@ -99,6 +114,20 @@ class Task:
     def summary(self, model, config: dict, run_dir) -> str:
         """A few lines a person can look at after training (e.g. generated text)."""
         return ""
+
+
+def validation_sums(task, model, batches) -> dict[str, float]:
+    """`task.step`'s sums over `batches`, added up as TaskModule does in validation (the carry too),
+    so they give the logged validation figure; no gradients, the model in the mode it is in."""
+    import torch  # here: the task classes are read (`rnnzoo tasks`) without torch
+    sums: dict[str, float] = {}
+    carry = None
+    with torch.no_grad():
+        for batch in batches:
+            _, batch_sums, carry = task.step(model, batch, carry)
+            for key, value in batch_sums.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+    return sums
 
 
 class ClosedFormTask(Task):
