@@ -13,8 +13,14 @@ and the claims are checked: reversed beats plain; attention beats no attention o
 the longest sources (plots/bleu_by_length.png in --out: BLEU against source length, both models, as
 Bahdanau et al.'s figure 2); beam 5 beats greedy; the best model reaches BLEU >= 35.
 
-    python benchmarks/translate.py --data ../shared/data/translation/fra.txt            (3 x 30 minutes)
-    python benchmarks/translate.py --data ../shared/data/translation/fra.txt --speed    (machinery cost)
+    python benchmarks/translate.py                      the three models, one after the other (3 x 30 min)
+    python benchmarks/translate.py --only plain reversed --parallel 2      two at a time, one core each
+    python benchmarks/translate.py --only attention attention-h512 --parallel 2
+    python benchmarks/translate.py --speed              the machinery's cost (below)
+
+(`attention-h512` is the attention model with 512 units instead of 256: fewer steps fit in the budget.)
+With --parallel 2 on a 2-core machine each run's --threads auto settles on one thread, as the other
+run holds the other core; the README's figures were measured that way, two runs at a time.
 
 --speed times training in sentence pairs a second, `rnnzoo train translate` against a plain torch loop
 over the same model, batches and optimiser (Adam, clipping) in the same process, interleaved, both on
@@ -43,18 +49,26 @@ MODELS = {
     "plain": ["--attention", "none"],
     "reversed": ["--attention", "none", "--reverse-source"],
     "attention": [],
+    "attention-h512": ["--hidden", "512"],  # the same with twice the units: fewer steps in the budget
 }
 QUICK = ["--limit", "3000", "--hidden", "32", "--embed", "32", "--epochs", "2"]
 
 
-def train(name, data, out_root, seconds, extra) -> tuple[dict, list[str]]:
+def start(name, data, out_root, seconds, extra):
+    """`rnnzoo train translate` for one model, in its own process (not waited for): (process, argv, out)."""
     out = Path(out_root) / name
     argv = ["train", "translate", "--data", data, "--out", str(out), "--max-time", str(seconds), *MODELS[name],
             *extra]
-    done = subprocess.run([sys.executable, "-m", "rnnzoo", *argv], env=command_env(), capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{name}: `rnnzoo {shlex.join(argv)}` failed: {done.stderr.strip()[-400:]}")
-    return json.loads((out / "config.json").read_text()), argv
+    process = subprocess.Popen([sys.executable, "-m", "rnnzoo", *argv], env=command_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    return process, argv, out
+
+
+def finish(name, process, argv, out) -> dict:
+    _, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"{name}: `rnnzoo {shlex.join(argv)}` failed: {err.strip()[-400:]}")
+    return json.loads((out / "config.json").read_text())
 
 
 def row(name, config, argv) -> str:
@@ -62,6 +76,20 @@ def row(name, config, argv) -> str:
     buckets = " / ".join(f"{b.get('bleu_' + k, float('nan')):.1f}" for k in ("1-3", "4-5", "6-7", "8-10"))
     return (f"| {name} | {g['bleu']:.2f} | {b['bleu']:.2f} | {b['chrf']:.2f} | {buckets} | {config['steps']} steps, "
             f"{config['epochs_run']} epochs, {config['seconds']:.0f} s | `rnnzoo {shlex.join(argv[:])}` |")
+
+
+def _argv(config) -> list[str]:
+    """The command line of a finished run, from its config.json (for the rows of --runs)."""
+    name = Path(config["data"]["path"]).name
+    m = config["model"]
+    argv = ["train", "translate", "--data", name, "--max-time", str(config["training"]["max_time"])]
+    if m["attention"] != "general":
+        argv += ["--attention", m["attention"]]
+    if m["reverse_source"]:
+        argv.append("--reverse-source")
+    if m["hidden_size"] != 256:
+        argv += ["--hidden", str(m["hidden_size"])]
+    return argv
 
 
 def plot(configs, path):
@@ -87,9 +115,18 @@ def quality(args, out_root) -> int:
     configs, lines = {}, []
     print("| model | BLEU greedy | BLEU beam 5 | chrF beam 5 | BLEU by source words 1-3 / 4-5 / 6-7 / 8-10 | "
           "training | command |\n|---|---|---|---|---|---|---|", flush=True)
-    for name in args.only or MODELS:
-        configs[name], argv = train(name, args.data, out_root, seconds, extra)
-        print(row(name, configs[name], argv), flush=True)
+    names = list(args.only or [n for n in MODELS if n != "attention-h512"])
+    for folder in args.runs or []:  # runs of earlier invocations (--out), each NAME/config.json
+        for name in MODELS:
+            if (Path(folder) / name / "config.json").is_file() and name not in configs:
+                configs[name] = json.loads((Path(folder) / name / "config.json").read_text())
+                print(row(name, configs[name], _argv(configs[name])), flush=True)
+        names = [n for n in names if n not in configs] if args.only else []
+    for first in range(0, len(names), args.parallel):  # --parallel N: N models at a time, sharing the cores
+        group = {name: start(name, args.data, out_root, seconds, extra) for name in names[first:first + args.parallel]}
+        for name, (process, argv, out) in group.items():
+            configs[name] = finish(name, process, argv, out)
+            print(row(name, configs[name], argv), flush=True)
     signature = next(iter(configs.values()))["report"]["test_beam"]["signature_bleu"]
     test = next(iter(configs.values()))["data"]["counts"]["test"]
     print(f"\ntest split: {test['sources']} source sentences, {test['pairs']} references; sacrebleu {signature}")
@@ -118,7 +155,7 @@ def quality(args, out_root) -> int:
     lines.append(("best model BLEU >= 35", bleu[best] >= 35, f"{best}: {bleu[best]:.2f}"))
     for claim, ok, figures in lines:
         print(f"{'MET   ' if ok else 'MISSED'} {claim}: {figures}")
-    return 0
+    return {"configs": configs, "claims": lines}
 
 
 def speed(args, out_root) -> int:
@@ -129,13 +166,13 @@ def speed(args, out_root) -> int:
 
     task = Translate()
     extra = QUICK if args.quick else []
-    seconds = 15 if args.quick else args.seconds
+    seconds, rounds = (8, 1) if args.quick else (args.seconds, 2)
     parsed = build_parser().parse_args(["train", "translate", "--data", args.data, "--threads", "1", *extra])
     parsed.cell_options = {}
     torch.set_num_threads(1)
     data = task.setup(parsed)
     results = {"rnnzoo": [], "plain torch": []}
-    for round_ in range(2):
+    for round_ in range(rounds):
         out = Path(out_root) / f"speed{round_}"
         argv = ["train", "translate", "--data", args.data, "--out", str(out), "--max-time", str(seconds),
                 "--threads", "1", "--epochs", "100", "--no-report", *extra]
@@ -162,9 +199,9 @@ def speed(args, out_root) -> int:
                     break
         results["plain torch"].append(pairs / (time.perf_counter() - started))
     rnnzoo, plain = max(results["rnnzoo"]), max(results["plain torch"])
-    print(f"sentence pairs a second (best of 2 interleaved rounds, one thread): rnnzoo train {rnnzoo:.0f}, "
+    print(f"sentence pairs a second (best of {rounds} interleaved rounds, one thread): rnnzoo train {rnnzoo:.0f}, "
           f"plain torch loop {plain:.0f}; machinery cost {plain / rnnzoo - 1:+.1%} (target <= +10%)")
-    return 0
+    return {"rnnzoo": rnnzoo, "plain": plain}
 
 
 def main(argv=None):
@@ -173,15 +210,22 @@ def main(argv=None):
                                               / "fra.txt"), help="the pairs file (fra.txt)")
     parser.add_argument("--minutes", type=float, default=30, help="training budget of each model (30)")
     parser.add_argument("--only", nargs="+", choices=list(MODELS), help="train only these models")
+    parser.add_argument("--runs", nargs="+", metavar="DIR",
+                        help="read the runs in these --out folders of earlier invocations (no training) and check "
+                             "the claims across them")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="train this many models at a time (each then takes what --threads auto finds: on a "
+                             "2-core machine, with 2, one core each)")
     parser.add_argument("--speed", action="store_true", help="time the training machinery instead")
     parser.add_argument("--seconds", type=int, default=120, help="--speed: seconds of each timed run (120)")
     parser.add_argument("--quick", action="store_true", help="a few seconds on 3,000 pairs (tests)")
     parser.add_argument("--out", default=None, help="keep the run directories and the plot here")
     args = parser.parse_args(argv)
     out_root = args.out or tempfile.mkdtemp(prefix="rnnzoo-translate-")
+    Path(out_root).mkdir(parents=True, exist_ok=True)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs; data {args.data}; runs in {out_root}", flush=True)
     return speed(args, out_root) if args.speed else quality(args, out_root)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -249,3 +249,23 @@ def test_seq_autoencoder_quick_prints_test_errors_and_writes_its_figures(capsys,
     figures = [Path(line.split("figure: ")[1]) for line in out.splitlines() if line.startswith("figure: ")]
     assert [f.name for f in figures] == ["reconstructions.png", "codes.png"]
     assert all(f.parent == tmp_path and f.read_bytes().startswith(b"\x89PNG") for f in figures)
+
+
+def test_translate_benchmark_quick_trains_the_three_models_and_checks_every_claim(capsys, tmp_path):
+    """benchmarks/translate.py --quick (3,000 pairs, 20 s each): a row per model through the real command,
+    a line per claim of the issue, the BLEU-by-length plot; --speed --quick: both rates positive."""
+    from conftest import shared_data
+    data = shared_data("translation", "fra.txt")
+    bench = load_script(SCRIPT.with_name("translate.py"), "rnnzoo_benchmark_translate")
+    results = bench.main(["--quick", "--data", str(data), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert set(results["configs"]) == {"plain", "reversed", "attention"}
+    assert [line for line in out.splitlines() if line.startswith("| ")][2:] and len(results["claims"]) == 7
+    assert sum(line.startswith(("MET", "MISSED")) for line in out.splitlines()) == 7
+    assert (tmp_path / "bleu_by_length.png").read_bytes().startswith(b"\x89PNG")
+    assert results["configs"]["reversed"]["model"]["reverse_source"] is True
+    assert results["configs"]["attention"]["model"]["attention"] == "general"
+    again = bench.main(["--runs", str(tmp_path), "--data", str(data), "--out", str(tmp_path / "again")])
+    assert again["claims"] == results["claims"]  # read back from the run directories, no training
+    rates = bench.main(["--speed", "--quick", "--data", str(data), "--out", str(tmp_path / "speed")])
+    assert rates["rnnzoo"] > 0 and rates["plain"] > 0

@@ -230,10 +230,15 @@ class Translate(Task):
         src_vocab, tgt_vocab = self.vocabs(data)
         src_tok, tgt_tok = pairdata.Tokenizer(data["source_lang"]), pairdata.Tokenizer(data["target_lang"])
         tokens = [src_tok.tokenize(s) for s in sentences]
-        texts, unknown, attention, outputs = [], [], [], []
-        for start in range(0, len(tokens), DECODE_BATCH):
-            chunk = tokens[start:start + DECODE_BATCH]
-            ids = [src_vocab.encode(t) for t in chunk]
+        empty = next((s for s, t in zip(sentences, tokens) if not t), None)
+        if empty is not None:
+            raise ValueError(f"the sentence {empty!r} has no words to translate")
+        results = [None] * len(tokens)
+        # batches of sentences of similar length: little padding, and a batch ends when its longest does
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+        for start in range(0, len(order), DECODE_BATCH):
+            rows = order[start:start + DECODE_BATCH]
+            ids = [src_vocab.encode(tokens[i]) for i in rows]
             src_len = torch.tensor([len(i) for i in ids])
             src = torch.zeros(len(ids), int(src_len.max()), dtype=torch.long)
             for i, row in enumerate(ids):
@@ -241,10 +246,11 @@ class Translate(Task):
             with torch.no_grad():
                 out, att = (model.greedy(src, src_len) if beam == 1 else
                             model.decode(src, src_len, beam=beam, length_penalty=length_penalty))
-            outputs += [tgt_vocab.decode(o) for o in out]
-            texts += [tgt_tok.detokenize(o) for o in outputs[start:]]
-            attention += att
-            unknown += [[w for w, i in zip(t, row.tolist()) if i == src_vocab.UNK] for t, row in zip(chunk, ids)]
+            for i, row, o, a in zip(rows, ids, out, att):
+                words = tgt_vocab.decode(o)
+                unknown = [w for w, j in zip(tokens[i], row.tolist()) if j == src_vocab.UNK]
+                results[i] = (tgt_tok.detokenize(words), unknown, a, words)
+        texts, unknown, attention, outputs = (list(column) for column in zip(*results))
         return texts, unknown, attention, tokens, outputs
 
     def score(self, model, config, split="test", beam=REPORT_BEAM, data_path=None) -> dict:
