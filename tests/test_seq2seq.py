@@ -215,7 +215,7 @@ def test_the_config_rebuilds_the_same_model():
     again = Seq2Seq(**m.config()).double().eval()
     again.load_state_dict(m.state_dict())
     src, lengths = batch()
-    assert again.decode(src, lengths, beam=3) [0] == m.decode(src, lengths, beam=3)[0]
+    assert again.decode(src, lengths, beam=3)[0] == m.decode(src, lengths, beam=3)[0]
 
 
 @pytest.mark.parametrize("entry", [e for e in registry.entries() if not e.spatial], ids=lambda e: e.name)
