@@ -54,8 +54,7 @@ class Translate(Task):
     name = "translate"
     description = "sentence translation with an encoder-decoder (attention, beam search; BLEU by sacrebleu)"
     data_help = "a TAB-separated file of sentence pairs (Tatoeba/manythings format, e.g. fra.txt)"
-    monitor, mode, pool = "val_loss", "min", "none"
-    models = None
+    monitor, mode = "val_loss", "min"
     defaults = dict(Task.defaults, model="gru", hidden=256, layers=1, epochs=30, batch_size=64, lr=2e-3,
                     patience=3, io_dropout=0.2, bidirectional=True)
     data_types = {"path": str, "reverse": bool, "source_lang": str, "target_lang": str, "max_words": int,
