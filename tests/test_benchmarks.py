@@ -269,3 +269,36 @@ def test_translate_benchmark_quick_trains_the_three_models_and_checks_every_clai
     assert again["claims"] == results["claims"]  # read back from the run directories, no training
     rates = bench.main(["--speed", "--quick", "--data", str(data), "--out", str(tmp_path / "speed")])
     assert rates["rnnzoo"] > 0 and rates["plain"] > 0
+
+
+def test_classify_benchmark_quick_trains_through_the_command_and_reads_complete_runs_back(capsys, tmp_path):
+    """benchmarks/classify.py --quick: one GunPoint run through `rnnzoo train classify` beside aeon's 1-NN
+    Euclidean (0.9133 on the archive's split); a second call reads the finished run instead of training."""
+    pytest.importorskip("aeon")
+    from conftest import shared_data
+    data = shared_data("timeseries", "ucr_uea")
+    bench = load_script(SCRIPT.with_name("classify.py"), "rnnzoo_benchmark_classify")
+    results = bench.main(["--quick", "--data", str(data), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    row = results["GunPoint"]
+    assert len(row["rnnzoo"]) == 1 and 0 <= row["rnnzoo"][0] <= 1
+    assert round(row["baselines"]["1nn_euclidean"]["accuracy"], 4) == 0.9133
+    assert any(line.startswith("GunPoint ") and "0.9133" in line for line in out.splitlines())
+    config = tmp_path / "GunPoint-s0" / "config.json"
+    stamp = config.stat().st_mtime_ns
+    assert bench.main(["--quick", "--data", str(data), "--out", str(tmp_path)])["GunPoint"]["rnnzoo"] == row["rnnzoo"]
+    assert config.stat().st_mtime_ns == stamp
+
+
+def test_forecast_benchmark_quick_prints_the_models_mase_beside_the_baselines(capsys, tmp_path):
+    """benchmarks/forecast.py --quick: one airline run through `rnnzoo train forecast`; the table row holds
+    the run's own MASE and the naive baselines it scored on the same origins."""
+    from conftest import shared_data
+    data = shared_data("timeseries", "forecasting")
+    bench = load_script(SCRIPT.with_name("forecast.py"), "rnnzoo_benchmark_forecast")
+    results = bench.main(["--quick", "--data", str(data), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    report = results["airline-gru"][0]
+    assert math.isfinite(report["test_mase"]) and set(report["baselines"]) == {"naive", "seasonal_naive"}
+    row = next(line for line in out.splitlines() if line.startswith("airline"))
+    assert f"{report['test_mase']:.3f}" in row and f"{report['baselines']['naive']['mase']:.3f}" in row

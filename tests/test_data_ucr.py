@@ -1,6 +1,7 @@
 """rnnzoo.data.ucr: the `.ts` reader reads every header and case feature of hand-written files, refuses
 each malformed file in one line naming the file and line, and reads the real GunPoint and JapaneseVowels
-sets with the counts, shapes and labels their files hold; `pad` right-pads them."""
+sets with the counts, shapes and labels their files hold; `pad` right-pads them. On the four shared sets
+(GunPoint, ItalyPowerDemand, JapaneseVowels, BasicMotions) it reads what aeon's reader reads."""
 
 import math
 
@@ -168,3 +169,35 @@ def test_japanese_vowels_is_multivariate_with_unequal_lengths():
         for i in (0, int(lengths.argmin())):
             assert (x[i, lengths[i]:] == 0).all() and torch.equal(x[i, :lengths[i]], series[i])
     assert labels.count("3") == 88  # the TEST split's class sizes are unequal (88 of class 3)
+
+
+# The cross-check against aeon (the reference reader of the format; a test dependency only, skipped
+# without it): every case's values, length, dimension count and label, and the header's facts.
+UCR_UEA_SETS = ("GunPoint", "ItalyPowerDemand", "JapaneseVowels", "BasicMotions")
+
+
+@pytest.mark.parametrize("split", ["TRAIN", "TEST"])
+@pytest.mark.parametrize("name", UCR_UEA_SETS)
+def test_the_shared_sets_read_as_aeon_reads_them(name, split):
+    np = pytest.importorskip("numpy")
+    aeon_datasets = pytest.importorskip("aeon.datasets")
+    path = shared_data("timeseries", "ucr_uea", name) / f"{name}_{split}.ts"
+    series, labels, info = load_ts(path)
+    X, y, meta = aeon_datasets.load_from_ts_file(str(path), return_meta_data=True)
+    # aeon: (n_cases, n_channels, n_timepoints) float64 when equal length, else a list of (n_channels, L_i)
+    assert isinstance(X, np.ndarray) == info["equal_length"] == meta["equallength"]
+    assert len(series) == len(X) == len(labels) == len(y) > 0
+    # aeon lowercases every line it reads (BasicMotions' "Standing" becomes "standing"); load_ts keeps the
+    # labels as written, so they compare case-folded
+    assert [label.lower() for label in labels] == [str(v) for v in y]
+    assert [c.lower() for c in info["class_labels"]] == meta["class_values"]
+    assert set(labels) <= set(info["class_labels"])
+    assert info["problem_name"].lower() == meta["problemname"] and info["univariate"] == meta["univariate"]
+    for i, (ours, theirs) in enumerate(zip(series, X)):
+        assert ours.dtype == torch.float32 and ours.shape == (theirs.shape[1], theirs.shape[0]), i  # (L_i, D)
+        assert ours.shape[1] == info["dimensions"], i
+        # the same decimal text to float32: aeon's float64, rounded to float32, to the bit
+        np.testing.assert_array_equal(ours.numpy().T, theirs.astype(np.float32), err_msg=f"case {i}")
+        np.testing.assert_allclose(ours.numpy().T, theirs, rtol=2.0 ** -24, atol=0, err_msg=f"case {i}")
+    lengths = {len(s) for s in series}
+    assert (len(lengths) > 1) == (name == "JapaneseVowels")  # the one unequal-length set of the four

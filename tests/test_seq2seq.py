@@ -162,6 +162,9 @@ def test_copy_task_reaches_99_percent_exact_sequences():
     torch.manual_seed(0)
     m = Seq2Seq(14, 14, embed_dim=32, hidden_size=64, attention="bahdanau")
     opt = torch.optim.Adam(m.parameters(), 3e-3)
+    # annealed to 0: at a constant 3e-3 the exact-match rate wanders between 0.97 and 1.0 from step to
+    # step, and which it lands on depended on what ran before in the same process
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 500)
 
     def strings(n, g):
         lengths = torch.randint(3, 8, (n,), generator=g)
@@ -181,6 +184,7 @@ def test_copy_task_reaches_99_percent_exact_sequences():
         opt.zero_grad()
         loss.backward()
         opt.step()
+        schedule.step()
     m.eval()
     src, lengths, _ = strings(500, torch.Generator().manual_seed(99))
     out, _ = m.decode(src, lengths, beam=3)

@@ -7,6 +7,8 @@ Examples:
     rnnzoo evaluate runs/mackey-glass-esn            mackey-glass: the free run's error at the horizon
     rnnzoo evaluate runs/charlm-lstm --data other.txt charlm: the last part of another text, as in training
     rnnzoo evaluate runs/translate-gru --split test   translate: BLEU and chrF (sacrebleu), beam 5, by length
+    rnnzoo evaluate runs/classify-lstm --split test   classify: accuracy on the TEST file (regress: RMSE)
+    rnnzoo evaluate runs/forecast-gru                  forecast: MASE, sMAPE, MAPE, RMSE on the test origins
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from ._threads import add_threads, threads
 
 NAME = "evaluate"
+SPLIT_TASKS = ("sentiment", "translate", "classify", "regress", "forecast")
 HELP = "recompute a run's validation metric from its saved model"
 
 
@@ -24,12 +27,16 @@ def configure(parser):
     parser.add_argument("--data", default=None,
                         help="data to evaluate on (default: the run's own). charlm: a UTF-8 text, its last part "
                         "(the run's --val-fraction) read as in training; sentiment: reviews, as 'train sentiment "
-                        "--data' takes them; addition and mackey-glass make their own data and refuse it")
+                        "--data' takes them; classify, regress: a labelled .ts file, scored as the TEST file; forecast: a CSV "
+                        "like the run's, scored at its test origins; addition and mackey-glass make their own data "
+                        "and refuse it")
     parser.add_argument("--bits", type=int_range(1, MAX_BITS), default=None,
                         help=f"addition: bits per number, 1 to {MAX_BITS} (as 'rnnzoo train addition')")
     parser.add_argument("--split", choices=["val", "test"], default=None,
                         help="sentiment: the held-out part of train (val) or the official test split; translate: "
-                             "BLEU and chrF of the run's validation or test sources")
+                             "BLEU and chrF of the run's validation or test sources; classify, regress: the "
+                             "validation part of the TRAIN file or the TEST file; forecast: the validation or test "
+                             "origins")
     parser.add_argument("--beam", type=int_range(1, 100), default=None,
                         help="translate: beam size for the BLEU figures (5; 1: greedy)")
     add_threads(parser)
@@ -45,8 +52,8 @@ def run(args):
             raise ValueError("--bits applies to addition runs only")
         options["bits"] = args.bits
     if args.split is not None:
-        if task_name not in ("sentiment", "translate"):
-            raise ValueError("--split applies to sentiment and translate runs only")
+        if task_name not in SPLIT_TASKS:
+            raise ValueError(f"--split applies to {', '.join(SPLIT_TASKS)} runs only")
         options["split"] = args.split
     if args.beam is not None:
         if task_name != "translate":

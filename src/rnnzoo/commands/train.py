@@ -11,6 +11,9 @@ Examples:
     rnnzoo train sentiment --data ../aclImdb_v1.tar.gz --model lstm --hidden 128
     rnnzoo train mackey-glass --model esn --units 1000   an echo state network, fitted in closed form
                                                         (no Lightning; --hidden, --epochs... do not apply)
+    rnnzoo train classify --data ucr_uea/GunPoint        LSTM-FCN on the archive's TRAIN/TEST split
+    rnnzoo train forecast --data Airline.csv --horizon 12 --season 12 --transform log
+    rnnzoo train forecast --data Airline.csv --horizon 12 --season 12 --model esn   closed form
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from ..threads import setting as thread_setting
 
 NAME = "train"
 SEED_MAX = 2 ** 32 - 1  # Lightning's seed_everything takes no more (and draws a random seed instead)
-HELP = "train a model on a task (addition, sentiment, charlm; mackey-glass: an ESN in closed form)"
+HELP = ("train a model on a task (addition, sentiment, charlm, translate, classify, regress, forecast; "
+        "mackey-glass: an ESN in closed form)")
 
 
 def _value(text: str):
@@ -124,6 +128,7 @@ def configure(parser):
     for task in TASKS.values():
         p = sub.add_parser(task.name, help=task.description, description=task.description)
         add_common(p, task)
+        p.common_options = {a.dest: a.option_strings[0] for a in p._actions if a.option_strings and a.dest != "help"}
         if isinstance(task, ClosedFormTask):
             hide_backprop_options(p, task)
         task.add_arguments(p.add_argument_group(f"{task.name} options"))
@@ -251,8 +256,12 @@ def run(args):
         raise CommandError(f"train needs a task: 'rnnzoo train TASK', TASK one of {', '.join(TASKS)} "
                            "(see 'rnnzoo tasks', 'rnnzoo train TASK --help')")
     args = apply_config_file(args)
-    if isinstance(TASKS[args.task], ClosedFormTask):
-        return run_closed_form(args, TASKS[args.task])
+    task = TASKS[args.task]
+    if isinstance(task, ClosedFormTask):
+        return run_closed_form(args, task)
+    check_model_options(args, task)
+    if args.model in task.closed_form_models:
+        return run_closed_form(args, task, checked=True)
     try:
         entry = registry.get(args.model)
     except ValueError as e:
@@ -289,9 +298,28 @@ def _prepare(args):
     args.out = args.out or os.path.join("runs", f"{args.task}-{args.model}")
 
 
-def run_closed_form(args, task):
+def check_model_options(args, task) -> None:
+    """A task that trains cells and also fits some models in closed form (--model esn): the options of the
+    one kind of model refused with the other, by name, rather than ignored."""
+    flags = {a.dest: a.option_strings[0] for a in args.parser._actions if a.option_strings}
+    if args.model in task.closed_form_models:
+        backprop = [d for d in args.parser.common_options if d not in CLOSED_FORM_OPTIONS] + list(task.backprop_options)
+        given = [flags[d] for d in backprop if d in args.given]
+        given += ["--" + k[len("cell__"):].replace("_", "-") for k in vars(args) if k.startswith("cell__")]
+        if given:
+            raise CommandError(f"{', '.join(dict.fromkeys(given))}: not for --model {args.model}, which is fitted in "
+                               f"closed form (no backpropagation)")
+    else:
+        given = [flags[d] for d in task.closed_form_options if d in args.given]
+        if given:
+            raise CommandError(f"{', '.join(given)}: only for --model {'/'.join(task.closed_form_models)}, "
+                               f"got --model {args.model}")
+
+
+def run_closed_form(args, task, checked=False):
     from ..train import fit as training
-    check_closed_form(args, task)
+    if not checked:
+        check_closed_form(args, task)
     _prepare(args)
     try:
         config = training.fit(args)

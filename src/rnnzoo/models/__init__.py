@@ -19,7 +19,8 @@ Networks fitted without backpropagation (the echo state network) live in `rnnzoo
 """
 
 from .autoencoder import SeqAutoencoder
+from .rnn_fcn import RNNFCN
 from .seq2seq import Seq2Seq
 from .sequence import SequenceModel
 
-__all__ = ["Seq2Seq", "SeqAutoencoder", "SequenceModel"]
+__all__ = ["RNNFCN", "Seq2Seq", "SeqAutoencoder", "SequenceModel"]

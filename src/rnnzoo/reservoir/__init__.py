@@ -1,6 +1,7 @@
 """Reservoir computing: fixed random recurrent networks with a trained linear readout.
 
     ESN          echo state network (Jaeger 2001): sparse/dense reservoir, leak, feedback, noise, deep
+    SequenceESN  a reservoir read once per sequence (last and mean state): classify, regress, forecast
     readout      ridge regression in closed form (float64) with k-fold cross-validation
     init         reservoir matrices scaled to an exact spectral radius
 
@@ -11,5 +12,6 @@
 from .esn import ESN, ESNState
 from .init import reservoir_matrix, spectral_radius
 from .readout import fit_readout, ridge_cv, ridge_fit
+from .sequence_esn import SequenceESN
 
-__all__ = ["ESN", "ESNState", "reservoir_matrix", "spectral_radius", "ridge_fit", "ridge_cv", "fit_readout"]
+__all__ = ["ESN", "ESNState", "SequenceESN", "reservoir_matrix", "spectral_radius", "ridge_fit", "ridge_cv", "fit_readout"]

@@ -52,7 +52,7 @@ def model_config(task, args, data: dict) -> dict:
 def fit(args) -> dict:
     """Train `args.task`; returns the finished run's config (also written to RUN_DIR/config.json)."""
     task = get_task(args.task)
-    if isinstance(task, ClosedFormTask):
+    if isinstance(task, ClosedFormTask) or args.model in task.closed_form_models:
         return fit_closed_form(task, args)
     import lightning as L
 

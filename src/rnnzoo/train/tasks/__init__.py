@@ -1,17 +1,21 @@
 """The tasks `rnnzoo train` knows; `rnnzoo tasks` lists them.
 
-Trained by backpropagation (`Task`): addition, sentiment, charlm, translate. Fitted in closed form
+Trained by backpropagation (`Task`): addition, sentiment, charlm, translate, classify, regress,
+forecast (these three also fit an echo state network in closed form, --model esn). Fitted in closed form
 (`ClosedFormTask`): mackey-glass.
 """
 
 from .addition import Addition
 from .base import ClosedFormTask, Task
 from .charlm import CharLM
+from .classify import Classify, Regress
+from .forecast import Forecast
 from .mackey_glass import MackeyGlass
 from .sentiment import Sentiment
 from .translate import Translate
 
-TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM(), Translate(), MackeyGlass())}
+TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM(), Translate(), Classify(), Regress(),
+                                               Forecast(), MackeyGlass())}
 
 
 def get_task(name: str) -> Task:

@@ -23,6 +23,11 @@ class Task:
     stateful = False          # carries state across batches (truncated BPTT over a stream)
     pool = "last"             # how SequenceModel reads the recurrent output
     models: tuple[str, ...] | None = None  # the --model names the task takes; None: the registry's cells
+    # --model names fitted in closed form by `fit` (as a ClosedFormTask's models) rather than by Lightning
+    closed_form_models: tuple[str, ...] = ()
+    # the task's own options (dests) that apply only to those models, and those that apply only to the others
+    closed_form_options: tuple[str, ...] = ()
+    backprop_options: tuple[str, ...] = ()
     # the entries of config.json's "data" (what `setup` returned) that reading a run relies on, with their
     # JSON types (int, float, str, dict, bool; a tuple for several, None for null): `read_config` checks them
     data_types: dict = {}
@@ -64,6 +69,10 @@ class Task:
         raise NotImplementedError
 
     def metrics_from_sums(self, sums: dict) -> dict:
+        raise NotImplementedError
+
+    def fit(self, args, data: dict, run_dir):
+        """A model of `closed_form_models` fitted in one go: as `ClosedFormTask.fit`."""
         raise NotImplementedError
 
     # --- after training -----------------------------------------------------------------------
@@ -140,6 +149,10 @@ class ClosedFormTask(Task):
     """
 
     models: tuple[str, ...] = ()  # the --model names it fits
+
+    @property
+    def closed_form_models(self) -> tuple[str, ...]:
+        return self.models
 
     def fit(self, args, data: dict, run_dir):
         """Fit the model and write its files into run_dir: model.safetensors (rnnzoo.train.run.save_weights),
