@@ -302,3 +302,16 @@ def test_forecast_benchmark_quick_prints_the_models_mase_beside_the_baselines(ca
     assert math.isfinite(report["test_mase"]) and set(report["baselines"]) == {"naive", "seasonal_naive"}
     row = next(line for line in out.splitlines() if line.startswith("airline"))
     assert f"{report['test_mase']:.3f}" in row and f"{report['baselines']['naive']['mase']:.3f}" in row
+
+
+def test_cluster_benchmark_quick_scores_the_autoencoder_beside_raw_kmeans(capsys, tmp_path):
+    """benchmarks/cluster.py --quick: GunPoint clustered by k-means on the raw series (tsml publishes ARI
+    -0.005) and by `rnnzoo cluster` on a run of `rnnzoo train autoencode`; the row prints both."""
+    from conftest import shared_data
+    data = shared_data("timeseries", "ucr_uea")
+    bench = load_script(SCRIPT.with_name("cluster.py"), "rnnzoo_benchmark_cluster")
+    results = bench.main(["--quick", "--data", str(data), "--out", str(tmp_path)])
+    row = results["GunPoint"]
+    assert round(row["baselines"]["kmeans_raw"]["ari"], 3) == -0.005
+    assert -1 <= row["rnnzoo"][0]["ari"] <= 1 and (tmp_path / "GunPoint-s0" / "plots" / "clusters.png").exists()
+    assert any(line.startswith("GunPoint") for line in capsys.readouterr().out.splitlines())

@@ -1,11 +1,13 @@
 """Time-series evaluation: the rolling-origin split, forecast metrics, statistical baselines, the transform
-of a series.
+of a series, and anomaly-detection scores.
 
     windows    rolling_origin -> Protocol (train_end, val_origins, test_origins); train_windows and
                windows.windows (lookback inputs and horizon targets as arrays)
     metrics    mase, smape, mape, rmse, all_metrics (NaN in the truth = a missing point, not scored)
     baselines  naive, seasonal_naive, ets (statsmodels), arima (pmdarima); forecast_baselines runs them
     transform  SeriesTransform: log, differencing and standardisation fitted on the training part
+    anomaly_scores  NAB's scoring (windows, profiles, the corpus threshold, normalisation), the UCR anomaly
+               archive's rule, point / event / point-adjusted precision, recall and F1
 
 Arrays are numpy float64, series 1-D. The function windows() is not re-exported here: the name would
 hide the module rnnzoo.timeseries.windows that holds it.

@@ -1,11 +1,12 @@
 """The tasks `rnnzoo train` knows; `rnnzoo tasks` lists them.
 
 Trained by backpropagation (`Task`): addition, sentiment, charlm, translate, classify, regress,
-forecast (these three also fit an echo state network in closed form, --model esn). Fitted in closed form
+forecast (these three also fit an echo state network in closed form, --model esn), autoencode. Fitted in closed form
 (`ClosedFormTask`): mackey-glass.
 """
 
 from .addition import Addition
+from .autoencode import Autoencode
 from .base import ClosedFormTask, Task
 from .charlm import CharLM
 from .classify import Classify, Regress
@@ -15,7 +16,7 @@ from .sentiment import Sentiment
 from .translate import Translate
 
 TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM(), Translate(), Classify(), Regress(),
-                                               Forecast(), MackeyGlass())}
+                                               Forecast(), Autoencode(), MackeyGlass())}
 
 
 def get_task(name: str) -> Task:
