@@ -3,23 +3,15 @@
 (channel, step) place: an array (n_cases, D, L) for equal lengths, a list of (D, L_i) for unequal ones, and
 padding by the last value only for an estimator that does not take unequal lengths."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from conftest import shared_data
+from test_benchmarks import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "classify_baselines.py"
-
-
-def load_script(path, name):
-    """A benchmark script as a module (benchmarks/ is no package)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

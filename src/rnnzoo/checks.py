@@ -137,6 +137,19 @@ def check_input(x, cell, batch_first: bool):
     return x, unbatched
 
 
+def check_batch_steps(x, input_size: int, what: str = "sequence") -> tuple[int, int]:
+    """(N, L) of a batch x (N, L, F) that must have F = input_size features, a step and a `what` at least."""
+    N, L, F = x.shape
+    if F != input_size:
+        raise ValueError(f"x must have input_size={input_size} features per step (its last dimension), "
+                         f"got shape {_shape(x.shape)}")
+    if L == 0:
+        raise ValueError(f"x has zero time steps (L = 0); every {what} needs at least one step")
+    if N == 0:
+        raise ValueError("x has an empty batch (N = 0)")
+    return N, L
+
+
 def check_lengths(lengths, N: int, L: int, device):
     """lengths as an int64 tensor of shape (N,) on x's device, each in [1, L]; None stays None."""
     if lengths is None:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import registry
-from ..checks import _shape, all_finite, check_bool, check_finite, check_lengths, check_size
+from ..checks import _shape, all_finite, check_batch_steps, check_bool, check_finite, check_lengths, check_size
 from ..driver import Recurrent
 
 DECODER_INPUTS = ("repeat", "teacher")
@@ -212,14 +212,7 @@ class SeqAutoencoder(nn.Module):
                 raise ValueError("lengths must be None for an unbatched x (L, input_size): its one sequence is "
                                  "all of x")
             x = x.unsqueeze(0)
-        N, L, F = x.shape
-        if F != self.input_size:
-            raise ValueError(f"x must have input_size={self.input_size} features per step (its last dimension), "
-                             f"got shape {_shape(x.shape)}")
-        if L == 0:
-            raise ValueError("x has zero time steps (L = 0); every sequence needs at least one step")
-        if N == 0:
-            raise ValueError("x has an empty batch (N = 0)")
+        N, L = check_batch_steps(x, self.input_size)
         weight = self.out.weight
         if x.dtype != weight.dtype:
             raise TypeError(f"x must have the model's dtype {weight.dtype}, got {x.dtype}; convert the input, "

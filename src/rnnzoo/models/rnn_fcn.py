@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import registry
-from ..checks import _shape, check_finite, check_lengths, check_size
+from ..checks import _shape, check_batch_steps, check_finite, check_lengths, check_size
 from ..driver import Recurrent
 
 POOLS = ("last", "mean", "max")
@@ -235,14 +235,7 @@ class RNNFCN(nn.Module):
             raise TypeError(f"x must be a torch.Tensor {want}, got {type(x).__name__}")
         if x.dim() != 3:
             raise ValueError(f"x must be 3-D {want}, got {x.dim()}-D with shape {_shape(x.shape)}")
-        N, L, D = x.shape
-        if D != self.input_size:
-            raise ValueError(f"x must have input_size={self.input_size} features per step (its last dimension), "
-                             f"got shape {_shape(x.shape)}")
-        if L == 0:
-            raise ValueError("x has zero time steps (L = 0); every series needs at least one step")
-        if N == 0:
-            raise ValueError("x has an empty batch (N = 0)")
+        N, L = check_batch_steps(x, self.input_size, "series")
         return check_lengths(lengths, N, L, x.device)
 
     def extra_repr(self):
