@@ -203,3 +203,16 @@ def test_gunpoint_reads_as_the_archive_splits_it():
     assert data["classes"] == ["1", "2"] and data["dimensions"] == 1 and data["test"].endswith("GunPoint_TEST.ts")
     cases = Classify().cases(data, "train") + Classify().cases(data, "val")
     assert len(cases) == 50 and len(Classify().cases(data, "test")) == 150
+
+
+def test_regress_target_scaling_comes_from_the_training_part_alone(tmp_path):
+    g = np.random.default_rng(1)
+    cases = [g.standard_normal((12, 1)) for _ in range(30)]
+    write_ts(tmp_path / "r_TRAIN.ts", cases[:20], [f"{v:.3f}" for v in range(20)], target=True)
+    write_ts(tmp_path / "r_TEST.ts", cases[20:], [f"{v:.3f}" for v in range(10)], target=True)
+    args = options(tmp_path, val_fraction=0.25)
+    data = Regress().setup(args)
+    write_ts(tmp_path / "r_TEST.ts", cases[20:], [f"{1000 + v:.3f}" for v in range(10)], target=True)
+    assert Regress().setup(args)["target_mean"] == data["target_mean"]  # the test targets never enter
+    train_idx, _ = stratified_split([float(v) for v in range(20)], 0.25, 0)
+    assert data["target_mean"] == pytest.approx(np.mean(train_idx))  # nor do the validation ones
