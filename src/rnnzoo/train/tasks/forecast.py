@@ -345,7 +345,6 @@ class Forecast(Task):
     def report(self, model, config, run_dir):
         s = self.score(model, config["data"], "test", baselines=True)
         self._write_forecasts(s, run_dir)
-        self._last_score = s  # for plot, right after
         report = {f"test_{k}": v for k, v in s["metrics"]["model"].items()}
         report["baselines"] = {name: m for name, m in s["metrics"].items() if name != "model"}
         return report
@@ -362,13 +361,25 @@ class Forecast(Task):
                             *(f"{s['forecasts'][n][k, h]:.10g}" for n in names)])
         rundir.atomic_write(Path(run_dir) / FORECASTS, text.getvalue().encode())
 
+    def _read_forecasts(self, run_dir, data) -> dict:
+        """forecasts.csv back as `score` gives it: origins, forecasts by name (K, H), metrics, y."""
+        rows = list(csv.DictReader(open(Path(run_dir) / FORECASTS, newline="")))
+        names = [k for k in rows[0] if k not in ("origin", "step", "time", "truth")]
+        origins = list(dict.fromkeys(int(r["origin"]) for r in rows))
+        H = data["horizon"]
+        forecasts = {n: np.array([float(r[n]) for r in rows]).reshape(len(origins), H) for n in names}
+        truth = np.array([float(r["truth"]) for r in rows]).reshape(len(origins), H)
+        from ...timeseries.metrics import all_metrics
+        y = self.series(data)[0]
+        metrics = {n: all_metrics(truth, f, y[:data["train_end"]], data["season"]) for n, f in forecasts.items()}
+        return {"origins": origins, "forecasts": forecasts, "metrics": metrics, "y": y}
+
     def plot(self, model, config, run_dir):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         data = config["data"]
-        s = getattr(self, "_last_score", None) or self.score(model, data, "test", baselines=True)
-        self._last_score = None
+        s = self._read_forecasts(run_dir, data)  # what report wrote: the baselines are not fitted twice
         y, origins, H = s["y"], s["origins"], data["horizon"]
         start = max(0, origins[0] - max(4 * H, 3 * data["season"], 40))
         fig, ax = plt.subplots(figsize=(10, 4.2))
