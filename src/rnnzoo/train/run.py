@@ -54,6 +54,15 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def file_sha256(path) -> str:
+    """SHA-256 of a data file, read in blocks: a run records it so that evaluation refuses changed data."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def save_weights(path: Path, module: torch.nn.Module) -> str:
     """Save a module's state_dict as safetensors; returns the file's SHA-256."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}

@@ -22,7 +22,6 @@ closed form).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from functools import partial
 from pathlib import Path
@@ -33,6 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ...data.ucr import load_ts
+from ..run import file_sha256
 from . import readout
 from .base import Task, validation_sums
 from .sentiment import BucketBatches
@@ -97,10 +97,6 @@ def is_file(text: str) -> bool:
         return Path(text).is_file()
     except OSError:
         return False
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class SeriesTask(Task):
@@ -204,7 +200,7 @@ class SeriesTask(Task):
         if test_path is not None:
             test = self._read(test_path, "--test", info["dimensions"], info["class_labels"])
         data = {"train": str(train_path.resolve()), "test": str(test_path.resolve()) if test_path else None,
-                "sha256": {"train": sha256(train_path), **({"test": sha256(test_path)} if test_path else {})},
+                "sha256": {"train": file_sha256(train_path), **({"test": file_sha256(test_path)} if test_path else {})},
                 "problem": info["problem_name"], "dimensions": info["dimensions"],
                 "val_fraction": args.val_fraction, "seed": args.seed, "znorm_series": args.znorm_series}
         if self.target:
@@ -258,7 +254,7 @@ class SeriesTask(Task):
         """A data file of the run, refused if it changed since training (its SHA-256)."""
         if not Path(path).is_file():
             raise ValueError(f"the run's {key} file {path} is missing; give --data")
-        if key in data["sha256"] and sha256(path) != data["sha256"][key]:
+        if key in data["sha256"] and file_sha256(path) != data["sha256"][key]:
             raise ValueError(f"the run's {key} file {path} changed since training (SHA-256 differs)")
         return path
 

@@ -25,7 +25,6 @@ plots/forecast.png.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ...data.series import load_series
+from ...data.series import _forward_fill, _interpolate, load_series
 from ...timeseries.transform import SeriesTransform
 from .. import run as rundir
 from . import readout
@@ -117,12 +116,8 @@ def _fill(y, missing, name):
     if missing == "error":
         raise ValueError(f"column {name!r} has {int(gaps.sum())} missing value(s) (first at row "
                          f"{int(np.flatnonzero(gaps)[0]) + 2}); pass --missing ffill or interpolate")
-    t = np.arange(len(y))
-    if missing == "interpolate":
-        return np.interp(t, t[~gaps], y[~gaps])
-    idx = np.maximum.accumulate(np.where(gaps, 0, t))
-    idx[:np.flatnonzero(~gaps)[0]] = np.flatnonzero(~gaps)[0]  # leading gap: the first value
-    return y[idx]
+    filled = (_interpolate if missing == "interpolate" else _forward_fill)(torch.from_numpy(y))
+    return filled.numpy()
 
 
 class Forecast(Task):
@@ -196,7 +191,7 @@ class Forecast(Task):
         tr.fit(filled[:protocol.train_end])
         stats = [(float(c[:protocol.train_end].mean()), float(c[:protocol.train_end].std()) or 1.0) for c in covs.T]
         data = {"path": str(Path(args.data).resolve()),
-                "sha256": hashlib.sha256(Path(args.data).read_bytes()).hexdigest(),
+                "sha256": rundir.file_sha256(args.data),
                 "column": names["column"], "time_column": names["time_column"], "covariates": list(args.covariates),
                 "covariate_stats": [list(s) for s in stats], "horizon": H, "lookback": lookback, "season": m,
                 "strategy": args.multi_step, "cumulative": args.cumulative, "transform": tr.config(),
@@ -221,7 +216,7 @@ class Forecast(Task):
         if path == data["path"]:
             if not Path(path).is_file():
                 raise ValueError(f"the run's data file {path} is missing; give --data")
-            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != data["sha256"]:
+            if rundir.file_sha256(path) != data["sha256"]:
                 raise ValueError(f"the run's data file {path} changed since training (SHA-256 differs)")
         y, filled, covs, times, _, _ = read_frame(path, data["column"], data["time_column"], data["covariates"],
                                                   data["missing"])

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from ...data import pairs as pairdata
 from ...models.seq2seq import adaptive_cutoffs
+from ..run import file_sha256
 from .base import Task
 from .sentiment import BucketBatches
 
@@ -121,7 +122,7 @@ class Translate(Task):
                   f"({file.blank_lines} blank lines skipped): {shares}; vocabularies (words seen >= {args.min_freq} "
                   f"times in training): source {len(src_vocab)}, target {len(tgt_vocab)}")
         return dict(data, source_vocab=src_vocab.to_dict(), target_vocab=tgt_vocab.to_dict(),
-                    blank_lines=file.blank_lines, counts=counts, data_sha256=_sha256(data["path"]),
+                    blank_lines=file.blank_lines, counts=counts, data_sha256=file_sha256(data["path"]),
                     split_sha256=hashlib.sha256(self._split_text(parts).encode()).hexdigest())
 
     def _parts(self, data, path=None):
@@ -380,10 +381,3 @@ class Translate(Task):
         texts, unknown = self.translate(model, config, [sentence], beam, length_penalty)[:2]
         return texts[0], unknown[0]
 
-
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
