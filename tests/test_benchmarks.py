@@ -315,3 +315,18 @@ def test_cluster_benchmark_quick_scores_the_autoencoder_beside_raw_kmeans(capsys
     assert round(row["baselines"]["kmeans_raw"]["ari"], 3) == -0.005
     assert -1 <= row["rnnzoo"][0]["ari"] <= 1 and (tmp_path / "GunPoint-s0" / "plots" / "clusters.png").exists()
     assert any(line.startswith("GunPoint") for line in capsys.readouterr().out.splitlines())
+
+
+def test_anomaly_benchmark_quick_scores_detectors_and_nabs_baselines_with_nabs_scorer(capsys, tmp_path):
+    """benchmarks/anomaly.py --quick: 3 NAB files through `rnnzoo train anomaly` (both detectors) and NAB's
+    windowedGaussian and random baselines, every row scored by the corpus scorer between 0 (null) and 100."""
+    from conftest import shared_data
+    data = shared_data("timeseries", "anomaly", "nab")
+    bench = load_script(SCRIPT.with_name("anomaly.py"), "rnnzoo_benchmark_anomaly")
+    results = bench.main(["--quick", "--data", str(data), "--out", str(tmp_path)])
+    for name in ("forecast", "autoencoder", "forecast raw", "windowedGaussian", "random", "range rule alone"):
+        assert results[name]["standard"]["windows"] == 7 and results[name]["standard"]["null"] == -7
+        assert results[name]["standard"]["normalized"] <= 100
+    out = capsys.readouterr().out
+    assert "NAB corpus: 3 files, 7 windows" in out
+    assert any(line.startswith("windowedGaussian") for line in out.splitlines())

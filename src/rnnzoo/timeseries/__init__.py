@@ -8,6 +8,8 @@ of a series, and anomaly-detection scores.
     transform  SeriesTransform: log, differencing and standardisation fitted on the training part
     anomaly_scores  NAB's scoring (windows, profiles, the corpus threshold, normalisation), the UCR anomaly
                archive's rule, point / event / point-adjusted precision, recall and F1
+    detectors  streaming anomaly scores: NAB's windowedGaussian and random baselines, the anomaly
+               likelihood, the range rule, prefix normalisation and thresholds
 
 Arrays are numpy float64, series 1-D. The function windows() is not re-exported here: the name would
 hide the module rnnzoo.timeseries.windows that holds it.

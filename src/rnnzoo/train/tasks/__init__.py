@@ -1,11 +1,12 @@
 """The tasks `rnnzoo train` knows; `rnnzoo tasks` lists them.
 
 Trained by backpropagation (`Task`): addition, sentiment, charlm, translate, classify, regress,
-forecast (these three also fit an echo state network in closed form, --model esn), autoencode. Fitted in closed form
-(`ClosedFormTask`): mackey-glass.
+forecast (these three also fit an echo state network in closed form, --model esn), autoencode, anomaly. Fitted in
+closed form (`ClosedFormTask`): mackey-glass.
 """
 
 from .addition import Addition
+from .anomaly import Anomaly
 from .autoencode import Autoencode
 from .base import ClosedFormTask, Task
 from .charlm import CharLM
@@ -16,7 +17,7 @@ from .sentiment import Sentiment
 from .translate import Translate
 
 TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM(), Translate(), Classify(), Regress(),
-                                               Forecast(), Autoencode(), MackeyGlass())}
+                                               Forecast(), Autoencode(), Anomaly(), MackeyGlass())}
 
 
 def get_task(name: str) -> Task:
