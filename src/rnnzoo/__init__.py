@@ -16,6 +16,7 @@ _configure_openmp()
 
 from . import cells
 from .cells.cascaded import SequentialCascaded
+from .cells.clockwork import Clockwork
 from .cells.conv_lstm import ConvLSTM2d
 from .cells.ctrnn import CTRNN
 from .cells.elman import Elman
@@ -32,5 +33,5 @@ from .registry import available
 __all__ = [
     "Recurrent", "NamedRecurrent", "available", "cells",
     "Elman", "Jordan", "LSTM", "GRU", "FullyRecurrent", "SecondOrder", "RecurrentMLP", "CTRNN",
-    "SequentialCascaded", "ConvLSTM2d", "retain_freed_memory",
+    "SequentialCascaded", "ConvLSTM2d", "Clockwork", "retain_freed_memory",
 ]

@@ -5,9 +5,10 @@ order of `rnnzoo.available()`.
 """
 
 from . import elman, jordan, lstm, gru  # noqa: F401  (the classic cells)
-from . import fully_recurrent, second_order, rmlp, ctrnn, cascaded, conv_lstm  # noqa: F401
+from . import fully_recurrent, second_order, rmlp, ctrnn, cascaded, conv_lstm, clockwork  # noqa: F401
 from .base import Cell
 from .cascaded import CascadedCell
+from .clockwork import ClockworkCell
 from .conv_lstm import ConvLSTMCell
 from .ctrnn import CTRNNCell
 from .elman import ElmanCell
@@ -19,4 +20,5 @@ from .rmlp import RMLPCell
 from .second_order import SecondOrderCell
 
 __all__ = ["Cell", "ElmanCell", "JordanCell", "LSTMCell", "GRUCell", "FullyRecurrentCell",
-           "SecondOrderCell", "RMLPCell", "CTRNNCell", "CascadedCell", "ConvLSTMCell"]
+           "SecondOrderCell", "RMLPCell", "CTRNNCell", "CascadedCell", "ConvLSTMCell",
+           "ClockworkCell"]

@@ -5,6 +5,7 @@
     seq2seq     Seq2Seq: encoder-decoder over token ids with attention, reversed input, beam search
                 (translate)
     autoencoder SeqAutoencoder: real-valued sequences to a fixed code and back (reconstruction scores)
+    hierarchical HierarchicalRNN: stacked layers on their own clocks, layer k updating every r_k steps
 
 A model here is an `nn.Module` that
 
@@ -19,8 +20,9 @@ Networks fitted without backpropagation (the echo state network) live in `rnnzoo
 """
 
 from .autoencoder import SeqAutoencoder
+from .hierarchical import HierarchicalRNN
 from .rnn_fcn import RNNFCN
 from .seq2seq import Seq2Seq
 from .sequence import SequenceModel
 
-__all__ = ["RNNFCN", "Seq2Seq", "SeqAutoencoder", "SequenceModel"]
+__all__ = ["HierarchicalRNN", "RNNFCN", "Seq2Seq", "SeqAutoencoder", "SequenceModel"]
