@@ -6,6 +6,7 @@
                 (translate)
     autoencoder SeqAutoencoder: real-valued sequences to a fixed code and back (reconstruction scores)
     hierarchical HierarchicalRNN: stacked layers on their own clocks, layer k updating every r_k steps
+    history_compressor HistoryCompressor: Schmidhuber's (1992) stack where only unpredicted inputs go up
 
 A model here is an `nn.Module` that
 
@@ -21,8 +22,9 @@ Networks fitted without backpropagation (the echo state network) live in `rnnzoo
 
 from .autoencoder import SeqAutoencoder
 from .hierarchical import HierarchicalRNN
+from .history_compressor import HistoryCompressor
 from .rnn_fcn import RNNFCN
 from .seq2seq import Seq2Seq
 from .sequence import SequenceModel
 
-__all__ = ["HierarchicalRNN", "RNNFCN", "Seq2Seq", "SeqAutoencoder", "SequenceModel"]
+__all__ = ["HierarchicalRNN", "HistoryCompressor", "RNNFCN", "Seq2Seq", "SeqAutoencoder", "SequenceModel"]
