@@ -16,7 +16,7 @@ from __future__ import annotations
 from ._threads import add_threads, threads
 
 NAME = "evaluate"
-SPLIT_TASKS = ("sentiment", "translate", "classify", "regress", "forecast")
+SPLIT_TASKS = ("sentiment", "translate", "classify", "regress", "forecast", "sst")
 HELP = "recompute a run's validation metric from its saved model"
 
 

@@ -131,6 +131,10 @@ def configure(parser):
         p.common_options = {a.dest: a.option_strings[0] for a in p._actions if a.option_strings and a.dest != "help"}
         if isinstance(task, ClosedFormTask):
             hide_backprop_options(p, task)
+        elif task.structured_models:
+            model = next(a for a in p._actions if a.dest == "model")
+            model.help = (f"{', '.join(task.structured_models)} (the task's own; default {model.default}), or a "
+                          "registered cell (see 'rnnzoo models')")
         task.add_arguments(p.add_argument_group(f"{task.name} options"))
         p.set_defaults(run=run, parser=p)
 
@@ -250,7 +254,6 @@ def _number(value: float) -> str:
 
 
 def run(args):
-    from ..train import fit as training
     from ..train.tasks import TASKS, ClosedFormTask
     if args.task is None:
         raise CommandError(f"train needs a task: 'rnnzoo train TASK', TASK one of {', '.join(TASKS)} "
@@ -262,6 +265,8 @@ def run(args):
     check_model_options(args, task)
     if args.model in task.closed_form_models:
         return run_closed_form(args, task, checked=True)
+    if args.model in task.structured_models:
+        return run_structured(args, task)
     try:
         entry = registry.get(args.model)
     except ValueError as e:
@@ -276,6 +281,24 @@ def run(args):
                            "gives vectors per step")
     check_cell_options(entry, args.hidden, given)
     args.cell_options = given
+    return _train(args)
+
+
+def run_structured(args, task):
+    """A model of the task's own that is not a registered cell (sst's tree networks): the recurrent-layer
+    options it has no use for, and every cell option, are refused by name rather than ignored."""
+    flags = {a.dest: a.option_strings[0] for a in args.parser._actions if a.option_strings}
+    given = [flags[d] for d in task.structured_refuses if d in args.given]
+    given += ["--" + k[len("cell__"):].replace("_", "-") for k in vars(args) if k.startswith("cell__")]
+    if given:
+        raise CommandError(f"{', '.join(dict.fromkeys(given))}: not for --model {args.model} (a model of task "
+                           f"{task.name!r}, not a recurrent layer)")
+    args.cell_options = {}
+    return _train(args)
+
+
+def _train(args):
+    from ..train import fit as training
     _prepare(args)
     try:
         config = training.fit(args)

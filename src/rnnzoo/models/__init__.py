@@ -7,6 +7,8 @@
     autoencoder SeqAutoencoder: real-valued sequences to a fixed code and back (reconstruction scores)
     hierarchical HierarchicalRNN: stacked layers on their own clocks, layer k updating every r_k steps
     history_compressor HistoryCompressor: Schmidhuber's (1992) stack where only unpredicted inputs go up
+    tree        TreeRNN, BinaryTreeLSTM, ChildSumTreeLSTM: recursive networks over parse trees, batched
+                by level (sst)
 
 A model here is an `nn.Module` that
 
@@ -26,5 +28,7 @@ from .history_compressor import HistoryCompressor
 from .rnn_fcn import RNNFCN
 from .seq2seq import Seq2Seq
 from .sequence import SequenceModel
+from .tree import BinaryTreeLSTM, ChildSumTreeLSTM, TreeRNN
 
-__all__ = ["HierarchicalRNN", "HistoryCompressor", "RNNFCN", "Seq2Seq", "SeqAutoencoder", "SequenceModel"]
+__all__ = ["BinaryTreeLSTM", "ChildSumTreeLSTM", "HierarchicalRNN", "HistoryCompressor", "RNNFCN", "Seq2Seq",
+           "SeqAutoencoder", "SequenceModel", "TreeRNN"]

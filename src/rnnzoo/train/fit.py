@@ -64,6 +64,8 @@ def fit(args) -> dict:
     L.seed_everything(args.seed, workers=True, verbose=False)
     data = task.setup(args)  # bad data fails here, before any run directory exists
     model = task.build_model(model_config(task, args, data))
+    if not args.resume:
+        task.init_model(model, data, args)
     created = not run_dir.exists()
     try:
         return _fit(task, args, data, model, run_dir, launched)
@@ -200,6 +202,11 @@ def fit_closed_form(task, args) -> dict:
     return config
 
 
+def model_name(model_config: dict) -> str:
+    """The registered cell a model runs, or the class of a task's own model (sst's tree networks)."""
+    return model_config.get("cell") or model_config.get("class") or "model"
+
+
 def write_plots(task, model, config, run_dir) -> list[str]:
     """Loss and metric curves from metrics.csv, plus the task's own figure."""
     import csv
@@ -228,7 +235,7 @@ def write_plots(task, model, config, run_dir) -> list[str]:
                 steps, values = zip(*series[key])
                 faint = key.endswith("_step")
                 ax.plot(steps, values, "-" if faint else "o-", alpha=0.4 if faint else 1, ms=3, label=key)
-        ax.set(xlabel="step", ylabel=kind, title=f"{config['task']} / {config['model']['cell']}: {kind}")
+        ax.set(xlabel="step", ylabel=kind, title=f"{config['task']} / {model_name(config['model'])}: {kind}")
         ax.legend()
         fig.tight_layout()
         fig.savefig(run_dir / "plots" / f"{kind}.png", dpi=100)

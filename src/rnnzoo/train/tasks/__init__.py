@@ -1,7 +1,7 @@
 """The tasks `rnnzoo train` knows; `rnnzoo tasks` lists them.
 
 Trained by backpropagation (`Task`): addition, sentiment, charlm, translate, classify, regress,
-forecast (these three also fit an echo state network in closed form, --model esn), autoencode, anomaly. Fitted in
+forecast (these three also fit an echo state network in closed form, --model esn), autoencode, anomaly, sst. Fitted in
 closed form (`ClosedFormTask`): mackey-glass.
 """
 
@@ -14,10 +14,12 @@ from .classify import Classify, Regress
 from .forecast import Forecast
 from .mackey_glass import MackeyGlass
 from .sentiment import Sentiment
+from .sst import SST
 from .translate import Translate
 
 TASKS: dict[str, Task] = {t.name: t for t in (Addition(), Sentiment(), CharLM(), Translate(), Classify(), Regress(),
-                                               Forecast(), Autoencode(), Anomaly(), MackeyGlass())}
+                                               Forecast(), Autoencode(), Anomaly(), SST(),
+                                               MackeyGlass())}
 
 
 def get_task(name: str) -> Task:

@@ -25,6 +25,10 @@ class Task:
     models: tuple[str, ...] | None = None  # the --model names the task takes; None: the registry's cells
     # --model names fitted in closed form by `fit` (as a ClosedFormTask's models) rather than by Lightning
     closed_form_models: tuple[str, ...] = ()
+    # --model names of the task's own models that are not registered cells (sst's tree networks), and the
+    # common options (dests) they refuse
+    structured_models: tuple[str, ...] = ()
+    structured_refuses: tuple[str, ...] = ()
     # the task's own options (dests) that apply only to those models, and those that apply only to the others
     closed_form_options: tuple[str, ...] = ()
     backprop_options: tuple[str, ...] = ()
@@ -76,6 +80,10 @@ class Task:
         raise NotImplementedError
 
     # --- after training -----------------------------------------------------------------------
+    def init_model(self, model, data: dict, args) -> None:
+        """Set a new model's starting weights from the data or options (e.g. pretrained word vectors) before
+        training starts; not called on --resume, whose checkpoint holds the weights. Most tasks have none."""
+
     def build_model(self, model_config: dict):
         """The untrained model that `model_config` (config.json's "model") describes. `fit` builds the
         model it trains this way and `load_run` the one it loads weights into, so the two agree."""
