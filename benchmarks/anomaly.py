@@ -113,10 +113,10 @@ def main(argv=None) -> dict:
 
     print(f"NAB corpus: {len(names)} files, {sum(len(w) for w in windows.values())} windows; scores normalised "
           "(null 0, perfect 100), one corpus threshold per profile")
-    print(f"{'detector':30}{'standard':>10}{'low FP':>10}{'low FN':>10}{'threshold':>12}{'found':>8}{'FP rows':>9}")
+    print(f"{'detector':36}{'standard':>10}{'low FP':>10}{'low FN':>10}{'threshold':>12}{'found':>8}{'FP rows':>9}")
     for name, r in results.items():
         s = r["standard"]
-        print(f"{name:30}" + "".join(f"{r[p]['normalized']:>10.2f}" for p in PROFILES)
+        print(f"{name:36}" + "".join(f"{r[p]['normalized']:>10.2f}" for p in PROFILES)
               + f"{s['threshold']:>12.6g}{s['windows_detected']:>5}/{s['windows']:<3}{s['fp']:>8}")
     print("NAB's published standard scores: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED.items()))
     for detector, t in seconds.items():

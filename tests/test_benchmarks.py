@@ -330,3 +330,60 @@ def test_anomaly_benchmark_quick_scores_detectors_and_nabs_baselines_with_nabs_s
     out = capsys.readouterr().out
     assert "NAB corpus: 3 files, 7 windows" in out
     assert any(line.startswith("windowedGaussian") for line in out.splitlines())
+
+
+def test_timescales_benchmark_quick_trains_every_model_at_every_lag_with_matched_parameters(capsys):
+    """benchmarks/timescales.py --quick: the adding problem at lags 20 and 50 for clockwork, hierarchical,
+    Elman and LSTM, each sized within 5% of the parameter budget; a table row per model."""
+    bench = load_script(SCRIPT.with_name("timescales.py"), "rnnzoo_benchmark_timescales")
+    x, y = bench.adding_batch(64, 30, torch.Generator().manual_seed(0))
+    marks = x[..., 1]
+    assert (marks.sum(1) == 2).all() and (marks[:, :3].sum(1) == 1).all() and (marks[:, 15:].sum(1) == 1).all()
+    assert torch.allclose(y, (x[..., 0] * marks).sum(1))
+    results = bench.main(["--quick"])
+    out = capsys.readouterr().out
+    assert {(r["model"], r["lag"]) for r in results["runs"]} == {(m, T) for m in bench.MODELS for T in (20, 50)}
+    for name, size in results["sizes"].items():
+        assert abs(size["params"] - 2000) <= 100, (name, size)
+        assert any(line.startswith(name) and str(size["params"]) in line for line in out.splitlines())
+    assert all(math.isfinite(r["test_mse"]) and (r["steps"] == 60 or r["solved"]) for r in results["runs"])
+
+
+def test_tree_speed_benchmark_quick_times_batched_against_node_by_node_with_equal_states(capsys):
+    """benchmarks/tree_speed.py --quick: each tree model batched by level and node by node on SST trees; the
+    two give the same node states (the speed-up is the figure the full run reports)."""
+    from conftest import shared_data
+    data = shared_data("trees", "sst") / "train.txt"
+    bench = load_script(SCRIPT.with_name("tree_speed.py"), "rnnzoo_benchmark_tree_speed")
+    threads = torch.get_num_threads()
+    try:
+        rows = bench.main(["--quick", "--data", str(data)])
+    finally:
+        torch.set_num_threads(threads)
+    assert set(rows) == set(bench.MODELS)
+    assert all(r["diff"] < 1e-5 and r["speedup"] > 0 for r in rows.values())
+    assert "speed-up" in capsys.readouterr().out
+
+
+def test_history_compressor_benchmark_quick_reports_accuracy_and_the_fraction_sent_up(capsys):
+    """benchmarks/history_compressor.py --quick: the compressor and the flat net on the rare-symbol recall task;
+    far fewer steps go up than the sequences have."""
+    bench = load_script(SCRIPT.with_name("history_compressor.py"), "rnnzoo_benchmark_history_compressor")
+    rows = bench.main(["--quick"])
+    assert [r["lag"] for r in rows] == [20, 50]
+    for r in rows:
+        assert 0 < r["up"] < 0.5 and 0 <= r["flat"] <= 1 and 0 <= r["compressor"] <= 1
+    assert "solved (accuracy >= 0.95) by compressor" in capsys.readouterr().out
+
+
+def test_sst_benchmark_quick_trains_a_tree_lstm_through_the_cli(capsys, tmp_path):
+    """benchmarks/sst.py --quick: `rnnzoo train sst` on 400 treebank sentences, one epoch; the row prints the
+    root, all-node and binary accuracies the run reported."""
+    from conftest import shared_data
+    data = shared_data("trees", "sst")
+    bench = load_script(SCRIPT.with_name("sst.py"), "rnnzoo_benchmark_sst")
+    results = bench.main(["--quick", "--models", "tree-lstm", "--classes", "5", "--data", str(data), "--out",
+                          str(tmp_path), "--threads", "1"])
+    (run,) = results["tree-lstm/5"]
+    assert 0 <= run["test_accuracy"] <= 1 and 0 <= run["test_node_accuracy"] <= 1
+    assert any(line.startswith("tree-lstm") for line in capsys.readouterr().out.splitlines())
