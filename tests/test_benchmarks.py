@@ -334,12 +334,15 @@ def test_anomaly_benchmark_quick_scores_detectors_and_nabs_baselines_with_nabs_s
 
 def test_timescales_benchmark_quick_trains_every_model_at_every_lag_with_matched_parameters(capsys):
     """benchmarks/timescales.py --quick: the adding problem at lags 20 and 50 for clockwork, hierarchical,
-    Elman and LSTM, each sized within 5% of the parameter budget; a table row per model."""
+    Elman and LSTM, each sized within 5% of the parameter budget; a table row per model. The same for the
+    sequence-generation task at lengths 20 and 50, whose target is a prefix of one signal in [-1, 1]."""
     bench = load_script(SCRIPT.with_name("timescales.py"), "rnnzoo_benchmark_timescales")
     x, y = bench.adding_batch(64, 30, torch.Generator().manual_seed(0))
     marks = x[..., 1]
     assert (marks.sum(1) == 2).all() and (marks[:, :3].sum(1) == 1).all() and (marks[:, 15:].sum(1) == 1).all()
     assert torch.allclose(y, (x[..., 0] * marks).sum(1))
+    short, long = bench.target_signal(100), bench.target_signal(500)
+    assert short.min() == -1 and short.max() == 1 and torch.corrcoef(torch.stack([short, long[:100]]))[0, 1] > 0.999
     results = bench.main(["--quick"])
     out = capsys.readouterr().out
     assert {(r["model"], r["lag"]) for r in results["runs"]} == {(m, T) for m in bench.MODELS for T in (20, 50)}
@@ -347,6 +350,12 @@ def test_timescales_benchmark_quick_trains_every_model_at_every_lag_with_matched
         assert abs(size["params"] - 2000) <= 100, (name, size)
         assert any(line.startswith(name) and str(size["params"]) in line for line in out.splitlines())
     assert all(math.isfinite(r["test_mse"]) and (r["steps"] == 60 or r["solved"]) for r in results["runs"])
+    generation = results["generation"]
+    assert {(r["model"], r["length"]) for r in generation["runs"]} == {(m, T) for m in bench.MODELS for T in (20, 50)}
+    assert all(abs(size["params"] - 2000) <= 100 for size in generation["sizes"].values())
+    assert all(math.isfinite(r["nmse"]) and r["steps"] == 40 and r["solved"] == (r["nmse"] < 0.1)
+               for r in generation["runs"])
+    assert "final NMSE = MSE / Var(target)" in out
 
 
 def test_tree_speed_benchmark_quick_times_batched_against_node_by_node_with_equal_states(capsys):

@@ -97,6 +97,7 @@ def test_a_bad_config_value_is_refused_even_where_a_flag_overrides_it(tmp_path, 
     (["charlm", "--val-fraction", "0"], "argument --val-fraction: must be a finite number in (0, 1), got 0"),
     (["charlm", "--bptt", "0"], "argument --bptt: must be an integer >= 1, got 0"),
     (["sentiment", "--embed", "-1"], "argument --embed: must be an integer >= 1, got -1"),
+    (["addition", "--weight-decay", "-0.1"], "argument --weight-decay: must be a finite number >= 0, got -0.1"),
     (["sentiment", "--limit", "-2"], "argument --limit: must be an integer >= 0, got -2"),
     (["sentiment", "--vocab-size", "2"], "argument --vocab-size: must be an integer >= 3, got 2"),
 ])
@@ -194,3 +195,20 @@ def test_a_config_json_with_an_entry_missing_or_of_the_wrong_type_is_one_line(es
     finally:
         (esn_run / "config.json").write_text(original)
     assert exit_code("evaluate", esn_run) == 0
+
+
+def test_weight_decay_reaches_adam_and_the_run_records_it(tmp_path, monkeypatch):
+    from rnnzoo.train.module import TaskModule
+    seen = []
+    configure = TaskModule.configure_optimizers
+
+    def spy(self):
+        out = configure(self)
+        opt = out["optimizer"] if isinstance(out, dict) else out
+        seen.append(opt.param_groups[0]["weight_decay"])
+        return out
+
+    monkeypatch.setattr(TaskModule, "configure_optimizers", spy)
+    assert main([*ADDITION, "--weight-decay", "0.001", "--out", str(tmp_path / "run")]) == 0
+    assert seen == [0.001]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["training"]["weight_decay"] == 0.001

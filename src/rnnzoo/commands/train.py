@@ -84,6 +84,8 @@ def add_common(parser, task):
     t.add_argument("--batch-size", type=int_range(1), default=d["batch_size"],
                    help=f"sequences per batch ({d['batch_size']})")
     t.add_argument("--lr", type=float_range(0, low_open=True), default=d["lr"], help=f"Adam learning rate ({d['lr']})")
+    t.add_argument("--weight-decay", type=float_range(0), default=d.get("weight_decay", 0.0),
+                   help=f"L2 penalty on the weights, Adam's weight_decay ({d.get('weight_decay', 0.0)})")
     t.add_argument("--lr-schedule", choices=["plateau", "cosine", "none"], default=d["lr_schedule"],
                    help="halve on a validation plateau (default), cosine, or none")
     t.add_argument("--clip", type=float_range(0), default=d["clip"],

@@ -29,7 +29,7 @@ from .tasks.base import validation_sums  # noqa: F401  (rnnzoo.train.fit.validat
 
 TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout", "recurrent_dropout",
                  "io_dropout",
-                 "epochs", "batch_size", "lr", "clip", "patience", "lr_schedule", "seed", "devices",
+                 "epochs", "batch_size", "lr", "weight_decay", "clip", "patience", "lr_schedule", "seed", "devices",
                  "strategy", "max_time", "threads")
 
 
@@ -92,7 +92,8 @@ def _fit(task, args, data, model, run_dir, launched):
         else:
             resume.save_options(run_dir, args)  # first: from now on the folder is recognisably this run's
             task.save_data(data, run_dir)
-    module = TaskModule(task, model, lr=args.lr, lr_schedule=args.lr_schedule, epochs=args.epochs)
+    module = TaskModule(task, model, lr=args.lr, weight_decay=getattr(args, "weight_decay", 0.0),
+                        lr_schedule=args.lr_schedule, epochs=args.epochs)
     export = SafetensorsExport(run_dir, task.monitor, task.mode)
     early = EarlyStopping(task.monitor, mode=task.mode, patience=args.patience)
     # last.ckpt: after every finished epoch and every 100 steps, so an interrupted run resumes from at

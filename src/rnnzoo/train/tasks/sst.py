@@ -51,15 +51,17 @@ class SST(Task):
     structured_models = tuple(TREE_MODELS)
     # structured models take none of the recurrent-layer options
     structured_refuses = ("layers", "bidirectional", "merge", "recurrent_dropout")
-    defaults = dict(Task.defaults, model="tree-lstm", hidden=150, epochs=12, batch_size=25, lr=2e-3, patience=4,
-                    io_dropout=0.5, lr_schedule="plateau")
+    # measured on dev.txt (test figures in the README): 300-value embeddings from scratch overfit (test 43.9%
+    # fine-grained after 12 epochs); 100 values, 20 cosine epochs and an L2 penalty of 1e-5 gave 47.3%
+    defaults = dict(Task.defaults, model="tree-lstm", hidden=150, epochs=20, batch_size=25, lr=2e-3, patience=20,
+                    io_dropout=0.5, lr_schedule="cosine", weight_decay=1e-5)
     data_types = {"path": str, "classes": int, "vocab": dict, "min_count": int}
 
     def add_arguments(self, parser):
         from ...checks import int_range
         parser.add_argument("--classes", type=int, choices=[5, 2], default=5,
                             help="5 (fine-grained, default) or 2 (binary: neutral sentences dropped)")
-        parser.add_argument("--embed", type=int_range(1), default=300, help="word embedding size (300)")
+        parser.add_argument("--embed", type=int_range(1), default=100, help="word embedding size (100)")
         parser.add_argument("--min-count", type=int_range(1), default=1,
                             help="words seen fewer times in train.txt map to <unk> (1)")
         parser.add_argument("--vectors", default=None, metavar="FILE",
