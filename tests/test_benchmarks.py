@@ -396,3 +396,13 @@ def test_sst_benchmark_quick_trains_a_tree_lstm_through_the_cli(capsys, tmp_path
     (run,) = results["tree-lstm/5"]
     assert 0 <= run["test_accuracy"] <= 1 and 0 <= run["test_node_accuracy"] <= 1
     assert any(line.startswith("tree-lstm") for line in capsys.readouterr().out.splitlines())
+
+
+def test_tree_depth_benchmark_quick_scores_every_model_at_every_test_depth(capsys):
+    """benchmarks/tree_depth.py --quick: expressions trained on depths 1-4, scored by depth up to 10, for the
+    Tree-LSTM and the sequential models; the chance column is the commonest value's share."""
+    bench = load_script(SCRIPT.with_name("tree_depth.py"), "rnnzoo_benchmark_tree_depth")
+    results = bench.main(["--quick"])
+    for name, log in results["models"].items():
+        assert set(log["test"]) == set(results["chance"]) and all(0 <= a <= 1 for a in log["test"].values())
+    assert "root accuracy (%) by depth" in capsys.readouterr().out
