@@ -171,3 +171,20 @@ def test_a_nab_file_runs_with_its_labels_and_repeated_timestamps(tmp_path):
     report = json.loads((out / "config.json").read_text())["report"]
     assert report["nab"]["standard"]["windows"] == 2 and set(report["nab"]) == {"standard", "reward_low_FP",
                                                                                 "reward_low_FN"}
+
+
+def test_a_run_refuses_its_data_file_once_changed(series, tmp_path):
+    import shutil
+    base, path = series
+    run = base / "forecast"
+    if not (run / "config.json").exists():
+        pytest.skip("needs the forecast run of the first test")
+    data = tmp_path / "sine.csv"
+    shutil.copy(path, data)
+    task, model, config = load_run(run)
+    config["data"]["path"] = str(data)  # the run's file, moved: same bytes, same SHA-256
+    assert len(task.scores(model, config["data"])["score"]) == 1600
+    with open(data, "a") as f:
+        f.write("2020-01-06 13:20:00,0.5\n")  # edited since training
+    with pytest.raises(ValueError, match="changed since training"):
+        task.scores(model, config["data"])

@@ -102,3 +102,18 @@ def test_a_run_written_before_config_checksums_still_loads_and_evaluates_the_sam
     assert training.load_run(run)[2] == old
     assert main(["evaluate", str(run)]) == 0
     assert capsys.readouterr().out == figures
+
+
+def test_a_runs_data_file_is_refused_when_missing_or_changed(tmp_path):
+    from rnnzoo.train.run import check_data_file, file_sha256
+    path = tmp_path / "series.csv"
+    path.write_text("value\n1\n2\n")
+    digest = file_sha256(path)
+    check_data_file(path, digest)  # unchanged: fine
+    path.write_text("value\n1\n3\n")
+    with pytest.raises(ValueError, match="the run's data file .* changed since training"):
+        check_data_file(path, digest)
+    check_data_file(path, None)  # nothing recorded: existence only
+    path.unlink()
+    with pytest.raises(ValueError, match="the run's test file .* is missing; give --data"):
+        check_data_file(path, digest, "test")

@@ -63,6 +63,15 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
+def check_data_file(path, sha256: str | None, what: str = "data") -> None:
+    """A run's own data file, refused (ValueError) when it is missing or its SHA-256 is no longer the one the
+    run recorded (sha256 None: nothing recorded, existence only)."""
+    if not Path(path).is_file():
+        raise ValueError(f"the run's {what} file {path} is missing; give --data")
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise ValueError(f"the run's {what} file {path} changed since training (SHA-256 differs)")
+
+
 def save_weights(path: Path, module: torch.nn.Module) -> str:
     """Save a module's state_dict as safetensors; returns the file's SHA-256."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}

@@ -186,10 +186,7 @@ class Anomaly(Task):
         """(values with NaN where missing, values filled, times) of the run's data file, checked unchanged."""
         path = path or data["path"]
         if path == data["path"]:
-            if not Path(path).is_file():
-                raise ValueError(f"the run's data file {path} is missing; give --data")
-            if rundir.file_sha256(path) != data["sha256"]:
-                raise ValueError(f"the run's data file {path} changed since training (SHA-256 differs)")
+            rundir.check_data_file(path, data["sha256"])
         y, filled, times, _ = read_rows(path, data["column"], data["time_column"], data["missing"])
         return y, filled, times
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ...data.ucr import load_ts
-from ..run import file_sha256
+from ..run import check_data_file, file_sha256
 from . import readout
 from .base import Task, validation_sums
 from .sentiment import BucketBatches
@@ -252,10 +252,7 @@ class SeriesTask(Task):
 
     def _checked(self, path, key, data):
         """A data file of the run, refused if it changed since training (its SHA-256)."""
-        if not Path(path).is_file():
-            raise ValueError(f"the run's {key} file {path} is missing; give --data")
-        if key in data["sha256"] and file_sha256(path) != data["sha256"][key]:
-            raise ValueError(f"the run's {key} file {path} changed since training (SHA-256 differs)")
+        check_data_file(path, data["sha256"].get(key), key)
         return path
 
     def cases(self, data, split: str, path=None) -> list[tuple[torch.Tensor, object]]:

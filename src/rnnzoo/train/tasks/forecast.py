@@ -214,10 +214,7 @@ class Forecast(Task):
         """(y with NaN where missing, y filled, model inputs z (n, 1 + C)) of the run's data file."""
         path = path or data["path"]
         if path == data["path"]:
-            if not Path(path).is_file():
-                raise ValueError(f"the run's data file {path} is missing; give --data")
-            if rundir.file_sha256(path) != data["sha256"]:
-                raise ValueError(f"the run's data file {path} changed since training (SHA-256 differs)")
+            rundir.check_data_file(path, data["sha256"])
         y, filled, covs, times, _, _ = read_frame(path, data["column"], data["time_column"], data["covariates"],
                                                   data["missing"])
         return y, filled, self._inputs(data, filled, covs), times
