@@ -101,8 +101,6 @@ def main(argv=None) -> dict:
             {n: anomaly_score(r["raw"], r["value"], nab_probation(len(r["raw"])), None)["score"]
              for n, r in runs.items()}, windows)
         values = {n: r["value"] for n, r in runs.items()}
-    if not args.detectors:
-        raise SystemExit("--detectors: name at least one")
     results["windowedGaussian"] = corpus({n: detectors.windowed_gaussian(v) for n, v in values.items()}, windows)
     results["random"] = corpus({n: detectors.random_scores(len(v)) for n, v in values.items()}, windows)
     results["range rule alone"] = corpus({n: detectors.range_alarm(v).astype(float) for n, v in values.items()},

@@ -115,7 +115,6 @@ def test_normalisation_and_threshold_read_only_the_probationary_prefix():
     unit = np.clip(a / 10, 0, 1)
     assert D.prefix_likelihood_threshold(unit, 150) == D.prefix_likelihood_threshold(np.r_[unit[:150], 1 - unit[150:]],
                                                                                      150)
-    assert D.prefix_threshold(raw, 150) == D.prefix_threshold(changed, 150) == raw[:150].max()
 
 
 def test_the_prefix_threshold_flags_no_row_of_the_prefix_second_half_in_sample():

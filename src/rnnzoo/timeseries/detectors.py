@@ -15,7 +15,6 @@ threshold) reads the probationary prefix only, the first `probation` rows that N
     log_likelihood     log(1 - L) / log(1e-10): the likelihood on [0, 1] as NAB's numenta detector reports it
     range_alarm        rows whose value leaves the range seen so far by more than a fraction of it (NAB's
                        numenta detector's "spatial anomaly")
-    prefix_threshold   a threshold from the prefix's scores alone (its highest score, times a margin)
     prefix_likelihood_threshold  the highest log_likelihood a prefix row gets against the prefix's Gaussian
 
     >>> import numpy as np
@@ -131,16 +130,12 @@ def likelihood(raw, probation: int | None = None, averaging: int = 10, history: 
     averaged = _running_mean(raw, averaging)
     learning = probation // 2
     out = np.full(n, 0.5)
-    first = max(probation, 1)
-    mu = var = None
-    for t in range(first, n):
-        if mu is None or (t - first) % reestimate == 0:
-            lo = max(t - history, 0)
-            lo = max(lo, learning) if t - lo > learning else lo  # skip the learning period while in reach
-            sample = averaged[lo:t]
-            mu, var = max(float(np.mean(sample)), min_mean), max(float(np.var(sample)), min_variance)
-            stop = min(t + reestimate, n)
-            out[t:stop] = 1.0 - _upper_tail((averaged[t:stop] - mu) / math.sqrt(var))
+    for t in range(max(probation, 1), n, reestimate):  # a refit, then the rows up to the next one
+        lo = max(t - history, 0)
+        lo = max(lo, learning) if t - lo > learning else lo  # skip the learning period while in reach
+        sample = averaged[lo:t]
+        mu, var = max(float(np.mean(sample)), min_mean), max(float(np.var(sample)), min_variance)
+        out[t:t + reestimate] = 1.0 - _upper_tail((averaged[t:t + reestimate] - mu) / math.sqrt(var))
     alarm = out >= red
     repeat = alarm & np.concatenate([[False], alarm[:-1]])
     out[repeat] = yellow
@@ -192,13 +187,3 @@ def range_alarm(values, tolerance: float = 0.05) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         alarm = (spread > 0) & ((values > high + tolerance * spread) | (values < low - tolerance * spread))
     return alarm
-
-
-def prefix_threshold(scores, probation: int | None = None, margin: float = 1.0) -> float:
-    """The largest score of the first `probation` rows times `margin`: with margin 1, nothing in the
-    normal prefix would have been flagged."""
-    scores = _series(scores, "scores")
-    probation = _probation(probation, len(scores))
-    if probation < 1:
-        raise ValueError("probation must be at least 1 to choose a threshold on it")
-    return float(np.max(scores[:probation])) * margin

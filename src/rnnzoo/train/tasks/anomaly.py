@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from ...models import SeqAutoencoder
 from ...timeseries import anomaly_scores as scoring
 from ...timeseries import detectors
 from .. import run as rundir
@@ -250,7 +251,7 @@ class Anomaly(Task):
 
     def step(self, model, batch, carry=None):
         x, target = batch
-        if target.dim() == 3 or target.shape[1] != 1:  # the autoencoder: its own input
+        if isinstance(model, SeqAutoencoder):  # its target is its own input
             loss = model.loss(x)
         else:
             loss = F.mse_loss(model(x)[0], target)
@@ -291,8 +292,7 @@ class Anomaly(Task):
         windows = [tuple(w) for w in data["windows"]] if data["windows"] is not None else None
         self._write_scores(s, windows, data, run_dir)
         after = np.arange(len(s["score"])) >= data["probation"]
-        report = {"threshold": s["threshold"], "alarms": int(np.sum(s["alarm"] & after)),
-                  "raw_scale": s["raw_scale"]}
+        report = {"threshold": s["threshold"], "alarms": int(np.sum(s["alarm"] & after))}
         if windows is not None:
             report.update(label_scores(s["score"], s["alarm"], windows, data["probation"]))
         return report
@@ -395,7 +395,7 @@ def _threshold_option(value):
 
 
 def anomaly_score(raw, values, probation: int, range_tolerance, threshold=0.5, start: int = 0) -> dict:
-    """raw detector scores -> {'score', 'threshold', 'alarm', 'raw_scale'}: prefix-normalised (RAW_SCALE prefix
+    """raw detector scores -> {'score', 'threshold', 'alarm'}: prefix-normalised (RAW_SCALE prefix
     spreads map to 1), the anomaly likelihood as log_likelihood, the range rule; the threshold read from the
     prefix's rows alone unless given. Rows before `start` (no full window yet) take the prefix's median."""
     raw = np.array(raw, dtype=np.float64)
@@ -407,8 +407,7 @@ def anomaly_score(raw, values, probation: int, range_tolerance, threshold=0.5, s
         score[detectors.range_alarm(values, range_tolerance)] = 1.0
     if threshold == "prefix":
         threshold = detectors.prefix_likelihood_threshold(unit, probation)
-    return {"score": score, "threshold": float(threshold), "alarm": score >= threshold,
-            "raw_scale": {"rows": probation, "scale": RAW_SCALE}}
+    return {"score": score, "threshold": float(threshold), "alarm": score >= threshold}
 
 
 def label_scores(score, alarm, windows, probation: int) -> dict:

@@ -139,7 +139,7 @@ class SST(Task):
             c.pop(key, None)
         # one dropout for a tree model: on the embedded words and before the classifier (--io-dropout)
         io, between = c.pop("io_dropout", 0.0), c.pop("dropout", 0.0)
-        c.setdefault("dropout", io or between)
+        c["dropout"] = io or between
         model = getattr(tree_models, name)(**c)
         plain = model.config
         model.config = lambda: {"class": name, **plain()}  # config.json says which tree model to rebuild
