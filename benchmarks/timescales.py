@@ -62,6 +62,7 @@ from torch import nn
 
 import rnnzoo
 from rnnzoo.cells.clockwork import ClockworkCell
+from rnnzoo.data import long_lag
 from rnnzoo.models.hierarchical import HierarchicalRNN
 
 MODELS = ("clockwork", "hierarchical", "elman", "lstm")
@@ -71,15 +72,9 @@ INPUTS = {"adding": 2, "generation": 1}  # input channels per task
 
 
 def adding_batch(n: int, T: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """n adding-problem sequences of length T: x (n, T, 2) = (values, marker), y (n,) the marked sum."""
-    values = torch.rand(n, T, generator=generator)
-    first = torch.randint(0, max(1, T // 10), (n,), generator=generator)
-    second = torch.randint(T // 2, T, (n,), generator=generator)
-    marker = torch.zeros(n, T)
-    rows = torch.arange(n)
-    marker[rows, first] = 1.0
-    marker[rows, second] = 1.0
-    return torch.stack([values, marker], dim=-1), (values * marker).sum(1)
+    """n adding-problem sequences of length T: x (n, T, 2) = (values, marker), y (n,) the marked sum; the
+    first mark among the first max(1, T // 10) steps (rnnzoo.data.long_lag.adding_batch, first="tenth")."""
+    return long_lag.adding_batch(n, T, generator, first="tenth")
 
 
 def target_signal(T: int, seed: int = 0) -> torch.Tensor:

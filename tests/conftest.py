@@ -124,6 +124,11 @@ ENGINE_OPTIONS = {
 }
 
 
+def rec_dropout(name: str, p: float) -> float:
+    """p, or 0 for cells with no recurrent input to drop (minGRU, minLSTM refuse recurrent_dropout)."""
+    return p if registry.get(name).cell.recurrent_inputs else 0.0
+
+
 def engine_cases(native: bool = False) -> list:
     """(name, label, options) for every registered entry with a sequence engine (with native=True: one
     whose engine runs on the compiled kernels): ENGINE_OPTIONS' sets, then the registry variants not
@@ -136,6 +141,9 @@ def engine_cases(native: bool = False) -> list:
         for label, options in entry.variants.items():
             if options not in option_sets.values():
                 option_sets[label if label not in option_sets else f"variant:{label}"] = options
+        if native:  # option sets the compiled kernels do not run (mingru's scan="log") are not theirs to test
+            option_sets = {label: options for label, options in option_sets.items()
+                           if entry.engine.native_kernels(entry.cell(3, 3, **options))}
         cases += [(entry.name, label, options) for label, options in option_sets.items()]
     return cases
 

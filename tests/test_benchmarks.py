@@ -406,3 +406,40 @@ def test_tree_depth_benchmark_quick_scores_every_model_at_every_test_depth(capsy
     for name, log in results["models"].items():
         assert set(log["test"]) == set(results["chance"]) and all(0 <= a <= 1 for a in log["test"].values())
     assert "root accuracy (%) by depth" in capsys.readouterr().out
+
+
+def test_long_lag_benchmark_quick_climbs_each_ladder_and_writes_its_table_json_and_plot(capsys, tmp_path):
+    """benchmarks/long_lag.py --quick: lstm and elman on adding, copy and first-symbol at T 10 then 20 (climbed
+    only where a seed solved 10), one seed; the table, the JSON and the PNG. The registry's spatial cells are
+    skipped with a reason, and a cell's options pass through NAME[OPTION=VALUE]."""
+    bench = load_script(SCRIPT.with_name("long_lag.py"), "rnnzoo_benchmark_long_lag")
+    json_path, png = tmp_path / "ll.json", tmp_path / "ll.png"
+    results = bench.main(["--quick", "--json", str(json_path), "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert results["cells"] == ["lstm", "elman"] and png.stat().st_size > 0
+    assert json.loads(json_path.read_text())["summary"].keys() == {"lstm", "elman"}
+    for r in results["runs"]:
+        assert r["T"] in (10, 20) and r["stop"] in ("solved", "steps") and (r["steps"] == 30 or r["stop"] == "solved")
+        if r["T"] == 20:  # climbed only past a solved 10
+            assert any(s["solved"] for s in results["runs"]
+                       if (s["cell"], s["task"], s["T"]) == (r["cell"], r["task"], 10))
+    assert "longest T solved (seeds solving it, of 1)" in out
+    assert bench.parse_cell("lstm[forget_bias=3,peephole=true]") == ("lstm", {"forget_bias": 3, "peephole": True})
+    cells = bench.choose_cells(bench.argparse.Namespace(cells=["conv_lstm", "lstm[forget_bias=3]"]))
+    assert cells == ["lstm[forget_bias=3]"] and "skipped conv_lstm: a spatial cell" in capsys.readouterr().out
+
+
+def test_scan_benchmark_quick_times_every_row_against_nn_gru_and_scores_the_scans_accuracy(capsys, tmp_path):
+    """benchmarks/scan.py --quick: nn.GRU, nn.LSTM, and minGRU/minLSTM on both scans at two lengths; every row a
+    positive time and ratio, the scan rows a float32 error against the float64 step loop (small: these are the
+    same function), and the JSON."""
+    bench = load_script(SCRIPT.with_name("scan.py"), "rnnzoo_benchmark_scan")
+    out_file = tmp_path / "scan.json"
+    rows = bench.main(["--quick", "--threads", "1", "--no-memory", "--json", str(out_file)])
+    assert {(r["row"], r["L"]) for r in rows} == {(row, L) for row in bench.ROWS for L in (16, 64)}
+    for r in rows:
+        check_numbers(r, ["ms", "x_gru"])
+        if not r["row"].startswith("nn."):
+            assert 0 <= r["rel_err"] < 1e-4, r
+    assert json.loads(out_file.read_text())["rows"] == rows
+    assert "mingru's ratio by length" in capsys.readouterr().out

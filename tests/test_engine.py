@@ -3,7 +3,14 @@ parity with the per-step loop, masks and recurrent dropout, engine selection, fa
 
 import pytest
 import torch
-from conftest import as_tuple, engine_cases, gradcheck_engine_function, gradcheck_padded_layer, randomise
+from conftest import (
+    as_tuple,
+    engine_cases,
+    gradcheck_engine_function,
+    gradcheck_padded_layer,
+    randomise,
+    rec_dropout,
+)
 from torch.func import functional_call
 
 import rnnzoo
@@ -36,7 +43,7 @@ def test_gradcheck_float64_of_the_sequence_function(name, label, options, padded
 
 @pytest.mark.parametrize("name,label,options", CASES, ids=IDS)
 def test_gradcheck_through_recurrent_bidirectional_padded_with_recurrent_dropout(name, label, options):
-    layer = rnnzoo.Recurrent(name, 3, 3, num_layers=2, bidirectional=True, recurrent_dropout=0.3,
+    layer = rnnzoo.Recurrent(name, 3, 3, num_layers=2, bidirectional=True, recurrent_dropout=rec_dropout(name, 0.3),
                              fused=False, engine="fast", **options).double()
     assert gradcheck_padded_layer(randomise(layer))
 
@@ -75,8 +82,8 @@ def test_engine_matches_the_step_loop_in_float32(name, label, options, training,
     torch.manual_seed(0)
     if options.get("proj_size"):
         options = {**options, "proj_size": 6}
-    layer = rnnzoo.Recurrent(name, 5, 16, bidirectional=True, recurrent_dropout=0.25, fused=False,
-                             **options).train(training)
+    layer = rnnzoo.Recurrent(name, 5, 16, bidirectional=True, recurrent_dropout=rec_dropout(name, 0.25),
+                             fused=False, **options).train(training)
     randomise(layer, scale=0.3)
     x = torch.randn(30, 4, 5, requires_grad=True)
     lengths = torch.tensor([30, 17, 1, 29])

@@ -16,6 +16,7 @@ from conftest import (
     gradcheck_engine_function,
     gradcheck_padded_layer,
     randomise,
+    rec_dropout,
 )
 
 import rnnzoo
@@ -74,15 +75,15 @@ def test_gradcheck_float64_of_the_sequence_function_on_compiled_kernels(name, la
     cell = randomise(rnnzoo.Recurrent(name, 3, 3, **options).cells[0].double())
     assert gradcheck_engine_function(cell, padded, dropout)
     assert calls[kernel] > 0
-    backwards = ("lstm_backward", "jordan_backward", "ctrnn_rk4_backward")
+    backwards = ("lstm_backward", "jordan_backward", "ctrnn_rk4_backward", "scan_backward")
     assert [k for k in backwards if calls[k]] == ([compiled_backward] if compiled_backward else [])
 
 
 @pytest.mark.parametrize("name,label,options,kernel,compiled_backward", CASES, ids=IDS)
 def test_gradcheck_through_recurrent_bidirectional_padded_with_recurrent_dropout(name, label, options, kernel,
                                                                                  compiled_backward, calls):
-    layer = randomise(rnnzoo.Recurrent(name, 3, 3, num_layers=2, bidirectional=True, recurrent_dropout=0.3,
-                                       engine="native", **options).double())
+    layer = randomise(rnnzoo.Recurrent(name, 3, 3, num_layers=2, bidirectional=True,
+                                       recurrent_dropout=rec_dropout(name, 0.3), engine="native", **options).double())
     assert gradcheck_padded_layer(layer)
     assert calls[kernel] >= 4
 
@@ -113,8 +114,8 @@ def test_compiled_kernels_match_the_python_engine_and_the_step_loop(name, label,
         options = {**options, "proj_size": P}
     if name != "lstm" and size == "onednn":
         H *= 2  # W_hh h: N * H * H >= linalg.STEP_MACS as the LSTM's N * H * 4 H
-    layer = randomise(rnnzoo.Recurrent(name, 5, H, bidirectional=True, recurrent_dropout=0.25, fused=False,
-                                       **options).train(training), scale=0.3 if size == "small" else 0.05)
+    layer = randomise(rnnzoo.Recurrent(name, 5, H, bidirectional=True, recurrent_dropout=rec_dropout(name, 0.25),
+                                       fused=False, **options).train(training), scale=0.3 if size == "small" else 0.05)
     x = torch.randn(12, N, 5, requires_grad=True)
     lengths = torch.randint(1, 13, (N,))
     lengths[0] = 12

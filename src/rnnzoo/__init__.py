@@ -24,6 +24,7 @@ from .cells.fully_recurrent import FullyRecurrent
 from .cells.gru import GRU
 from .cells.jordan import Jordan
 from .cells.lstm import LSTM
+from .cells.minimal import MinGRU, MinLSTM
 from .cells.rmlp import RecurrentMLP
 from .cells.second_order import SecondOrder
 from ._malloc import retain_freed_memory
@@ -33,5 +34,5 @@ from .registry import available
 __all__ = [
     "Recurrent", "NamedRecurrent", "available", "cells",
     "Elman", "Jordan", "LSTM", "GRU", "FullyRecurrent", "SecondOrder", "RecurrentMLP", "CTRNN",
-    "SequentialCascaded", "ConvLSTM2d", "Clockwork", "retain_freed_memory",
+    "SequentialCascaded", "ConvLSTM2d", "Clockwork", "MinGRU", "MinLSTM", "retain_freed_memory",
 ]

@@ -100,6 +100,10 @@ class Recurrent(nn.Module):
         for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be a float in [0, 1), got {p!r}")
+        if recurrent_dropout > 0 and not cell_cls.recurrent_inputs:
+            raise ValueError(f"recurrent_dropout must be 0 for cell {cell_cls.__name__}, got {recurrent_dropout!r}: "
+                             f"its step multiplies no weight by the state (its gates read x only), so there is "
+                             f"no recurrent input to drop; use dropout (between layers) instead")
         if fused not in ("auto", True, False):
             raise ValueError(f"fused must be 'auto', True or False, got {fused!r}")
         if engine not in ENGINES:

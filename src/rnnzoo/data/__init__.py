@@ -13,6 +13,8 @@
     pairs          sentence pairs for translation: read_pairs, Moses tokenisation, the split by source
                    sentence (rnnzoo.data.pairs)
     ucr            the UCR/UEA time-series archive's .ts files: load_ts, pad (rnnzoo.data.ucr)
+    long_lag       the long-lag problems: adding, copy memory, remember the first symbol
+                   (rnnzoo.data.long_lag)
 """
 
 from .irregular import irregular_sinusoids

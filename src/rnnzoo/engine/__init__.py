@@ -75,6 +75,8 @@ def native_reason(cell, like: torch.Tensor | None = None) -> str | None:
     engine = engine_of(cell)
     if engine is None or not engine.native:
         return f"no compiled kernels for {type(cell).__name__} (they cover {_covered(native_only=True)})"
+    if not engine.native_kernels(cell):
+        return f"no compiled kernels for {type(cell).__name__} with these options ({cell.extra_repr()})"
     reason = native.unavailable_reason()
     if reason is None and like is not None and native.kernels(like) is None:
         reason = f"the compiled kernels run float32 or float64 on the CPU, got {like.dtype} on {like.device.type}"

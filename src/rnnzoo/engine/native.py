@@ -7,7 +7,7 @@ engine="native") compiles kernels/*.cpp with torch's C++ extension tools, which 
 source and header, torch, Python and this CPU's features, so later processes load it in milliseconds.
 
 kernels/: common.h (shared maths: exp/sigmoid/tanh, the products, activations, the state gradient), kernels.h
-(the entry points and their shapes), lstm_forward.cpp, lstm_backward.cpp, elman_jordan.cpp, ctrnn.cpp, esn.cpp
+(the entry points and their shapes), lstm_forward.cpp, lstm_backward.cpp, elman_jordan.cpp, ctrnn.cpp, esn.cpp, scan.cpp
 and bindings.cpp (the Python module: keyword arguments only, named as in kernels.h).
 
 Eligibility: the engines use these kernels when the build for this key is in the cache (or was made

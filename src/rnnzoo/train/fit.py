@@ -30,7 +30,7 @@ from .tasks.base import validation_sums  # noqa: F401  (rnnzoo.train.fit.validat
 TRAINING_KEYS = ("model", "hidden", "layers", "bidirectional", "merge", "dropout", "recurrent_dropout",
                  "io_dropout",
                  "epochs", "batch_size", "lr", "weight_decay", "clip", "patience", "lr_schedule", "seed", "devices",
-                 "strategy", "max_time", "threads")
+                 "strategy", "max_time", "threads", "log_gradients")
 
 
 def prepare_run_dir(out) -> Path:
@@ -64,6 +64,9 @@ def fit(args) -> dict:
     L.seed_everything(args.seed, workers=True, verbose=False)
     data = task.setup(args)  # bad data fails here, before any run directory exists
     model = task.build_model(model_config(task, args, data))
+    if getattr(args, "log_gradients", 0):
+        from .gradients import find_recurrent
+        find_recurrent(model)  # a model without a recurrent layer: refused before the run directory is made
     if not args.resume:
         task.init_model(model, data, args)
     created = not run_dir.exists()
@@ -106,6 +109,9 @@ def _fit(task, args, data, model, run_dir, launched):
         for hint in dict.fromkeys(filter(None, map(native_hint, recurrent_layers(model)))):
             print(hint)  # once per kind of layer
     callbacks = [RunCheckpoint(checkpoints), early, LearningRateMonitor(), export, ThreadProbe(choice)]
+    if getattr(args, "log_gradients", 0):
+        from .gradients import GradientLogger
+        callbacks.append(GradientLogger(args.log_gradients, seed=args.seed))
     loggers = [RunCSVLogger(run_dir, resume_step),
                TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False)]
     trainer = L.Trainer(

@@ -26,7 +26,7 @@ from . import run as rundir
 from .run import LAST_CKPT
 
 OPTIONS = "options.json"
-CONTINUATION = ("epochs", "max_time", "patience", "threads", "devices", "strategy")
+CONTINUATION = ("epochs", "max_time", "patience", "threads", "devices", "strategy", "log_gradients")
 NOT_OPTIONS = ("resume", "out", "config", "argv", "given", "parser", "run", "task", "debug", "cell_options")
 
 

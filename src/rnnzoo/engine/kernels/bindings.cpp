@@ -52,4 +52,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("base"), py::arg("crow"), py::arg("col"), py::arg("values"), py::arg("W_y"), py::arg("W_x"),
         py::arg("b"), py::arg("W_u") = none, py::arg("u") = none, py::arg("s0"), py::arg("y0"),
         py::arg("leak_rate"));
+  m.def("scan_forward", &scan_forward, "minGRU / minLSTM linear scan forward (see rnnzoo/engine/scan.py)",
+        py::kw_only(), py::arg("xp"), py::arg("h0"), py::arg("valid") = none, py::arg("kind"));
+  m.def("scan_backward", &scan_backward, "minGRU / minLSTM linear scan backward (see rnnzoo/engine/scan.py)",
+        py::kw_only(), py::arg("dY"), py::arg("xp"), py::arg("h0"), py::arg("Y"), py::arg("valid") = none,
+        py::arg("kind"));
 }

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 // BLAS as torch's CPU build exports it (MKL's Fortran interface in the x86 wheels). Weak: where this

@@ -98,3 +98,13 @@ std::vector<at::Tensor> esn_closed(const at::Tensor& base, const at::Tensor& cro
                                    const at::Tensor& values, const at::Tensor& W_y, const at::Tensor& W_x,
                                    const at::Tensor& b, const OptTensor& W_u, const OptTensor& u,
                                    const at::Tensor& s0, const at::Tensor& y0, double leak_rate);
+
+// --- scan.cpp (kind 0 = minGRU, 1 = minLSTM) ------------------------------------------------------------------
+// (xp (L, N, K), h0 (N, H), valid (L, N) bool?, kind) -> Y (L, N, H), every state, padded steps keeping it:
+// rnnzoo/engine/scan.py's `LinearScan.forward`.
+at::Tensor scan_forward(const at::Tensor& xp, const at::Tensor& h0, const OptTensor& valid, int64_t kind);
+
+// (dY (L, N, H): the gradient of every state, the final state's added at step L - 1; xp, h0, the forward's Y,
+// valid?, kind) -> [dXP (L, N, K), dh0 (N, H)]: rnnzoo/engine/scan.py's `LinearScan.backward`.
+std::vector<at::Tensor> scan_backward(const at::Tensor& dY, const at::Tensor& xp, const at::Tensor& h0,
+                                      const at::Tensor& Y, const OptTensor& valid, int64_t kind);
