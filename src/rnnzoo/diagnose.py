@@ -56,6 +56,19 @@ from .driver import Recurrent
 RECURRENT_WEIGHTS = ("weight_hh", "weight_hy")  # the matrices --recurrent-scale multiplies (jordan: weight_hy)
 
 
+def recurrent_layer(model, what: str) -> Recurrent:
+    """The first rnnzoo.Recurrent in `model` (a module) with vector steps; a ValueError starting with `what`
+    (the option or run it is for) where there is none or its cell reads images."""
+    layer = next((m for m in model.modules() if isinstance(m, Recurrent)), None)
+    if layer is None:
+        raise ValueError(f"{what}: the model ({type(model).__name__}) has no recurrent layer (rnnzoo.Recurrent) "
+                         "to measure")
+    if layer.cells[0].input_dims != 1:
+        raise ValueError(f"{what}: the model's recurrent layer runs {layer.cell_name!r}, a convolutional cell "
+                         "(its steps are images); only vector cells are measured")
+    return layer
+
+
 @dataclass
 class GradientNorms:
     """||dL/dh_t||_2 per sample, averaged over the batch (an arithmetic mean of per-sample Euclidean norms),

@@ -15,7 +15,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import math
 
 from ..checks import float_range, int_range
@@ -28,7 +27,7 @@ MAX_LENGTH = 10_000
 
 
 def configure(parser):
-    from .train import _value, cell_option_names
+    from .train import add_cell_options
     parser.add_argument("run_dir", metavar="RUN_DIR", nargs="?", default=None,
                         help="a run directory written by 'rnnzoo train': diagnose its trained recurrent layer")
     parser.add_argument("--model", action="append", default=None, metavar="NAME",
@@ -49,14 +48,7 @@ def configure(parser):
     parser.add_argument("--no-jacobian", action="store_true",
                         help="skip the Jacobian's singular values (the slow part: one Jacobian per step)")
     parser.add_argument("--out", default="diagnose.png", help="the PNG to write (diagnose.png)")
-    cells = parser.add_argument_group("cell options (applied to each --model that has them, e.g. --forget-bias 1)")
-    for name, default in cell_option_names().items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(default, bool):
-            cells.add_argument(flag, dest=f"cell__{name}", action=argparse.BooleanOptionalAction,
-                               default=argparse.SUPPRESS)
-        else:
-            cells.add_argument(flag, dest=f"cell__{name}", type=_value, default=argparse.SUPPRESS, metavar="VALUE")
+    add_cell_options(parser, "cell options (applied to each --model that has them, e.g. --forget-bias 1)")
 
 
 def _models(args) -> list[str]:
@@ -113,7 +105,7 @@ def _from_run(args):
     as the model runs it (after any embedding); random input of the layer's size where that fails."""
     import torch
 
-    from ..driver import Recurrent
+    from ..diagnose import recurrent_layer
     from ..train.fit import load_run, model_name
     refused = [flag for flag, dest in (("--model", "model"), ("--recurrent-scale", "recurrent_scale"))
                if getattr(args, dest) is not None]
@@ -122,13 +114,10 @@ def _from_run(args):
     if refused:
         raise CommandError(f"{', '.join(refused)}: not with RUN_DIR (the run's trained model is diagnosed as it is)")
     task, model, config = load_run(args.run_dir)
-    layer = next((m for m in model.modules() if isinstance(m, Recurrent)), None)
-    if layer is None:
-        raise CommandError(f"{args.run_dir}: its model ({model_name(config['model'])}) has no recurrent layer "
-                           "(rnnzoo.Recurrent) to diagnose")
-    if layer.cells[0].input_dims != 1:
-        raise CommandError(f"{args.run_dir}: its layer's cell {layer.cell_name!r} reads images; diagnose takes "
-                           "vector cells")
+    try:
+        layer = recurrent_layer(model, f"{args.run_dir} ({model_name(config['model'])})")
+    except ValueError as e:
+        raise CommandError(str(e)) from None
     captured = {}
 
     def hook(module, inputs, kwargs):

@@ -51,6 +51,20 @@ def _value(text: str):
         raise argparse.ArgumentTypeError("JSON nested too deeply") from None
 
 
+def add_cell_options(parser, title: str) -> None:
+    """A group of flags, one per option of any registered cell (dest cell__NAME; a bool is a --x/--no-x switch,
+    anything else a JSON value), absent from the namespace unless given."""
+    cells = parser.add_argument_group(title)
+    for name, default in cell_option_names().items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            cells.add_argument(flag, dest=f"cell__{name}", action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS)
+        else:
+            cells.add_argument(flag, dest=f"cell__{name}", type=_value, default=argparse.SUPPRESS,
+                               metavar="VALUE")
+
+
 def cell_option_names() -> dict[str, object]:
     """Every option of every registered cell, with a default that shows its kind."""
     options: dict[str, object] = {}
@@ -77,15 +91,7 @@ def add_common(parser, task):
     g.add_argument("--io-dropout", type=fraction, default=d["io_dropout"],
                    help=f"dropout on the model's input (after any embedding) and before its output layer "
                         f"({d['io_dropout']})")
-    cells = parser.add_argument_group("cell options (those of --model; see 'rnnzoo models NAME')")
-    for name, default in cell_option_names().items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(default, bool):
-            cells.add_argument(flag, dest=f"cell__{name}", action=argparse.BooleanOptionalAction,
-                               default=argparse.SUPPRESS)
-        else:
-            cells.add_argument(flag, dest=f"cell__{name}", type=_value, default=argparse.SUPPRESS,
-                               metavar="VALUE")
+    add_cell_options(parser, "cell options (those of --model; see 'rnnzoo models NAME')")
     t = parser.add_argument_group("training")
     t.add_argument("--epochs", type=int_range(1), default=d["epochs"], help=f"epochs ({d['epochs']})")
     t.add_argument("--batch-size", type=int_range(1), default=d["batch_size"],

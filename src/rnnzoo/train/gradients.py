@@ -26,15 +26,8 @@ import torch
 
 def find_recurrent(model):
     """The model's first rnnzoo.Recurrent submodule, or a ValueError saying there is none."""
-    from ..driver import Recurrent
-    layer = next((m for m in model.modules() if isinstance(m, Recurrent)), None)
-    if layer is None:
-        raise ValueError(f"--log-gradients: the model ({type(model).__name__}) has no recurrent layer "
-                         "(rnnzoo.Recurrent) to measure")
-    if layer.cells[0].input_dims != 1:
-        raise ValueError(f"--log-gradients: the model's recurrent layer runs {layer.cell_name!r}, a "
-                         "convolutional cell; only vector cells are measured")
-    return layer
+    from ..diagnose import recurrent_layer
+    return recurrent_layer(model, "--log-gradients")
 
 
 class GradientLogger(L.Callback):
