@@ -131,6 +131,9 @@ def test_each_task_trains_evaluates_and_predicts_through_the_cli(tmp_path, capsy
     figures = dict(line.split(": ") for line in capsys.readouterr().out.strip().splitlines())
     assert float(figures[metric[4:]]) == pytest.approx(config["best"][metric], abs=1e-5)  # logged in float32
     assert float(figures[f"test_{metric[4:]}"]) == pytest.approx(config["report"][f"test_{metric[4:]}"])
+    assert main(["evaluate", str(out), "--split", "test"]) == 0  # the test set alone, unprefixed
+    alone = dict(line.split(": ") for line in capsys.readouterr().out.strip().splitlines())
+    assert float(alone[metric[4:]]) == pytest.approx(config["report"][f"test_{metric[4:]}"])
     inputs = {"adding": ["0.25", "0.5"], "copy": ["1234567812"], "first-symbol": ["y"]}[task]
     assert main(["predict", str(out), *inputs]) == 0
     assert capsys.readouterr().out.strip()

@@ -9,6 +9,7 @@ Examples:
     rnnzoo evaluate runs/translate-gru --split test   translate: BLEU and chrF (sacrebleu), beam 5, by length
     rnnzoo evaluate runs/classify-lstm --split test   classify: accuracy on the TEST file (regress: RMSE)
     rnnzoo evaluate runs/forecast-gru                  forecast: MASE, sMAPE, MAPE, RMSE on the test origins
+    rnnzoo evaluate runs/adding --split test           adding, copy, first-symbol: the generated test set
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from ._threads import add_threads, threads
 
 NAME = "evaluate"
-SPLIT_TASKS = ("sentiment", "translate", "classify", "regress", "forecast", "sst")
+SPLIT_TASKS = ("sentiment", "translate", "classify", "regress", "forecast", "sst", "adding", "copy", "first-symbol")
 HELP = "recompute a run's validation metric from its saved model"
 
 
@@ -36,7 +37,8 @@ def configure(parser):
                         help="sentiment: the held-out part of train (val) or the official test split; translate: "
                              "BLEU and chrF of the run's validation or test sources; classify, regress: the "
                              "validation part of the TRAIN file or the TEST file; forecast: the validation or test "
-                             "origins")
+                             "origins; sst: the dev or test trees; adding, copy, first-symbol: the generated "
+                             "validation or test set")
     parser.add_argument("--beam", type=int_range(1, 100), default=None,
                         help="translate: beam size for the BLEU figures (5; 1: greedy)")
     add_threads(parser)

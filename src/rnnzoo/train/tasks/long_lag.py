@@ -83,8 +83,14 @@ class _LongLag(Task):
             raise ValueError(f"task {self.name} generates its data; --data is not used (as in 'rnnzoo train')")
         return DataLoader(TensorDataset(*self.split(config["data"], split)), batch_size=250)
 
-    def evaluate(self, model, config, data_path=None, **options):
-        """The validation figures (as logged), then the test set's, prefixed test_."""
+    def evaluate(self, model, config, data_path=None, split=None):
+        """The validation figures (as logged), then the test set's, prefixed test_; with `split` ("val" or
+        "test", `rnnzoo evaluate --split`) that split's alone, unprefixed."""
+        if split is not None:
+            if split not in ("val", "test"):
+                raise ValueError(f"--split must be val or test for task {self.name}, got {split!r}")
+            return self.metrics_from_sums(validation_sums(self, model, self.evaluation_loader(config, data_path,
+                                                                                           split)))
         out = {}
         for split in ("val", "test"):
             sums = validation_sums(self, model, self.evaluation_loader(config, data_path, split))
