@@ -13,10 +13,11 @@ the task classes of rnnzoo.train.tasks.long_lag, and so are the loss and the fig
 Budget, the same for every (cell, task, T, seed): --steps Adam updates (gradient norm clipped at --clip) on
 fresh batches of --batch sequences, the learning rate --lr (default per task: adding 1e-2, copy and
 first-symbol 3e-3; the same for every cell). Every --eval-every updates the model is scored on 512
-validation sequences, and training stops once they count as solved; the verdict is then the test set's
-(--test sequences). Training batches are drawn from a generator of (seed, T), so every cell sees the same
-batches; the validation and test sets depend on T alone. Every cell has the same hidden size (--hidden),
-not the same parameter count: the table prints each count. The model reads the input as the task does
+validation sequences, and training stops once they clear the bar with a margin (MSE < 0.005, >= 99.5%
+right); the verdict is then the test set's (--test sequences) against the bar itself. Training batches
+are drawn from a generator of (seed, T), so every cell sees the same batches; the validation and test
+sets depend on T alone. Every cell has the same hidden size (--hidden), not the same parameter count: the
+table prints each count. The model reads the input as the task does
 (adding: 2 channels; copy: an embedding of the 10 categories; first-symbol: an embedding of 16) and
 answers through a linear head.
 
@@ -54,8 +55,13 @@ VAL = 512
 OUT = Path("runs") / "long_lag"  # default home of the JSON and the figure (runs/ is git-ignored)
 
 
-def solved(task: str, metrics: dict) -> bool:
-    return metrics["mse"] < 0.01 if task == "adding" else metrics["accuracy"] >= 0.99
+def solved(task: str, metrics: dict, margin: bool = False) -> bool:
+    """The verdict (test MSE < 0.01; >= 99% right), or with `margin` the early stop's stricter bar (MSE < 0.005;
+    >= 99.5% right): a run stopped the moment validation crosses the verdict's own bar scores on either side
+    of it on the test set about as often (measured: copy runs stopping at 99% validation, 98.6% test)."""
+    if task == "adding":
+        return metrics["mse"] < (0.005 if margin else 0.01)
+    return metrics["accuracy"] >= (0.995 if margin else 0.99)
 
 
 def parse_cell(spec: str) -> tuple[str, dict]:
@@ -127,7 +133,7 @@ def train_one(spec: str, task: str, T: int, seed: int, cfg: dict) -> dict:
         steps += 1
         if steps % cfg["eval_every"] == 0 or steps == cfg["steps"]:
             val_metrics = score(task_obj, model, val)
-            if solved(task, val_metrics):
+            if solved(task, val_metrics, margin=True):
                 stop = "solved"
                 break
     test_metrics = score(task_obj, model, test) if stop != "nan" else {}
@@ -313,8 +319,9 @@ def run(args) -> dict:
                eval_every=args.eval_every, test=args.test)
     print(f"long lags: tasks {args.tasks}, T {args.lengths}, seeds {args.seeds}; budget per (cell, task, T, seed): "
           f"{args.steps} Adam updates x batch {args.batch} (lr {', '.join(f'{t} {lr[t]:g}' for t in args.tasks)}; "
-          f"clip {args.clip:g}), stopping early once {VAL} validation sequences count as solved; hidden size "
-          f"{args.hidden} for every cell; one thread per run, {args.parallel} at a time; torch {torch.__version__}")
+          f"clip {args.clip:g}), stopping early once {VAL} validation sequences clear the bar with a margin; "
+          f"hidden size {args.hidden} for every cell; one thread per run, {args.parallel} at a time; "
+          f"torch {torch.__version__}")
     cells = choose_cells(args)
     params = {(c, t): count(build(c, t, 100, args.hidden)) for c in cells for t in args.tasks}
     started = time.perf_counter()
