@@ -115,8 +115,9 @@ class MinLSTMCell(_MinimalCell):
         f' = f / (f + i),     i' = i / (f + i)          (normalised: the state's scale does not drift)
         h̃  = g(W_h x + b_h),  g(v) = v + 1/2 (v >= 0), σ(v) (v < 0)
         h' = f' ⊙ h + i' ⊙ h̃
-    No cell state and no output gate: h is the cell. i' is computed as σ(softplus(-k_f) - softplus(-k_i))
-    (k the pre-activations), which equals i / (f + i) without dividing small numbers.
+    No cell state and no output gate: h is the cell. The step and the linear scan divide, i / (f + i), with
+    a floor where both gates underflow; the log scan takes log i' = -softplus(softplus(-k_i) - softplus(-k_f))
+    (k the pre-activations), the same value without dividing small numbers.
 
     Shapes: N batch, H_in input_size, H hidden_size
         x (N, H_in); state (h,), h (N, H); output h' (N, H)

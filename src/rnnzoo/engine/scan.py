@@ -126,7 +126,7 @@ class LinearScan(torch.autograd.Function):
     def backward(ctx, grad_ys):
         xp, h0, keep, ys = ctx.saved_tensors
         cell, block, L = ctx.cell, ctx.block, xp.shape[0]
-        # no masking here: the outputs' padded steps were zeroed outside (masked_output), and the final
+        # no masking here: the outputs' padded steps were zeroed outside (in `run`), and the final
         # state, ys[-1], passes its gradient in through padded rows too
         # (any strides: the gradient of y.sum() is one expanded value, read row by row as it is)
         grad_xp = torch.empty_like(xp) if ctx.needs_input_grad[0] else None
@@ -190,10 +190,6 @@ def log_g(v):
     return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
 
 
-def cell_reason(cell):
-    return None
-
-
 def native_kernels(cell):
     """The compiled scan runs the linear method only: scan="log" stays Heinsen's scan in torch."""
     return () if cell.scan == "log" else ("scan_forward", "scan_backward")
@@ -202,5 +198,5 @@ def native_kernels(cell):
 # native: kernels/scan.cpp runs the linear scan (forward and backward) where the compiled kernels are built.
 # native_gain: training speed-up of those kernels over this engine in Python, mingru at (32, 4096, 64, 256), 2
 # threads (benchmarks/scan.py: 238 against 418 ms a step; 1.2x at L = 512), quoted by `rnnzoo train`'s hint.
-ENGINE = Engine("rnnzoo.engine.scan", project, run, cell_reason=cell_reason, native=True,
+ENGINE = Engine("rnnzoo.engine.scan", project, run, native=True,
                 native_kernels=native_kernels, native_gain=((256, 1.7),))
