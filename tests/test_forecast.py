@@ -65,12 +65,28 @@ def test_the_transform_sees_only_the_training_part_and_no_window_crosses_into_a_
     assert all(t >= test_start for t in data["test_origins"]) and data["test_origins"][-1] + H == len(y)
 
 
-def test_the_inverse_transform_undoes_log_and_both_differences_exactly():
+def test_the_inverse_transform_undoes_log_and_every_differencing_exactly():
     y = np.exp(seasonal(60) / 5)
-    for difference in ("none", "first", "seasonal"):
+    for difference in ("none", "first", "seasonal", "both"):
         tr = SeriesTransform(log=True, difference=difference, season=12).fit(y[:40])
         z = tr.forward(y)
         assert np.allclose(tr.inverse(z[40:52], history=y[:40]), y[40:52], rtol=1e-12)
+        assert np.allclose(tr.inverse(np.stack([z[40:52]] * 2), history=y[:40]), y[40:52], rtol=1e-12)
+
+
+def test_both_differences_are_the_seasonal_difference_of_the_first_differences():
+    y = seasonal(60) + np.arange(60.0) ** 1.5
+    z = SeriesTransform(difference="both", season=12).forward(y)  # unfitted: mean 0, std 1
+    first = np.diff(y)
+    assert np.isnan(z[:13]).all()
+    assert np.allclose(z[13:], first[12:] - first[:-12], rtol=0, atol=1e-12)
+    # zero forecasts of z continue the last season's shape from the last level: y_t = y_{t-1} + y_{t-12} - y_{t-13}
+    tr = SeriesTransform(difference="both", season=12)
+    out = tr.inverse(np.zeros(3), history=y[:40])
+    assert out[0] == pytest.approx(y[39] + y[28] - y[27])
+    assert out[1] == pytest.approx(out[0] + y[29] - y[28])
+    with pytest.raises(ValueError, match="season >= 2"):
+        SeriesTransform(difference="both", season=1)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,10 @@ become forecasts of y by undoing each step, anchored on the observed values befo
     >>> tr.inverse(z[4:], history=y[:4]).tolist()                         # exact on true differences
     [11.0, 16.0]
 
-`difference`: "none", "first" (z_t = y_t - y_{t-1}) or "seasonal" (z_t = y_t - y_{t-season}); the first
-1 or `season` values of z are NaN (no predecessor). Statistics come from the training part only: `fit`
+`difference`: "none", "first" (z_t = y_t - y_{t-1}), "seasonal" (z_t = y_t - y_{t-season}) or "both"
+(z_t = (y_t - y_{t-1}) - (y_{t-season} - y_{t-season-1}), Box and Jenkins' differencing for the airline
+series: a trend and a seasonal pattern that both drift slowly leave z near noise); the first 1, `season` or
+`season + 1` values of z are NaN (no predecessor). Statistics come from the training part only: `fit`
 sees nothing else, and `forward` on the whole series uses them unchanged.
 """
 
@@ -20,20 +22,22 @@ from __future__ import annotations
 
 import numpy as np
 
+DIFFERENCES = ("none", "first", "seasonal", "both")
+
 
 class SeriesTransform:
     def __init__(self, *, log: bool = False, difference: str = "none", season: int = 1):
-        if difference not in ("none", "first", "seasonal"):
-            raise ValueError(f"difference must be none, first or seasonal, got {difference!r}")
-        if difference == "seasonal" and season < 2:
-            raise ValueError(f"difference='seasonal' needs a season >= 2, got {season}")
+        if difference not in DIFFERENCES:
+            raise ValueError(f"difference must be one of {', '.join(DIFFERENCES)}, got {difference!r}")
+        if difference in ("seasonal", "both") and season < 2:
+            raise ValueError(f"difference={difference!r} needs a season >= 2, got {season}")
         self.log, self.difference, self.season = log, difference, season
         self.mean, self.std = 0.0, 1.0
 
     @property
     def lag(self) -> int:
         """How many values the differencing looks back (0 without it)."""
-        return {"none": 0, "first": 1, "seasonal": self.season}[self.difference]
+        return {"none": 0, "first": 1, "seasonal": self.season, "both": self.season + 1}[self.difference]
 
     def _level(self, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
@@ -48,7 +52,11 @@ class SeriesTransform:
         if not self.lag:
             return v
         out = np.full_like(v, np.nan)
-        out[self.lag:] = v[self.lag:] - v[:-self.lag]
+        if self.difference == "both":
+            m = self.season
+            out[m + 1:] = (v[m + 1:] - v[m:-1]) - (v[1:-m] - v[:-m - 1])
+        else:
+            out[self.lag:] = v[self.lag:] - v[:-self.lag]
         return out
 
     def fit(self, train: np.ndarray) -> "SeriesTransform":
@@ -70,11 +78,14 @@ class SeriesTransform:
         past = self._level(history)
         if self.difference == "first":
             d = past[-1] + np.cumsum(d, axis=-1)
-        elif self.difference == "seasonal":
-            m, H = self.season, d.shape[-1]
+        elif self.difference in ("seasonal", "both"):
+            m, H = self.lag, d.shape[-1]  # each level from the m before it
             levels = np.concatenate([np.broadcast_to(past[-m:], d.shape[:-1] + (m,)), np.zeros_like(d)], axis=-1)
             for h in range(H):
-                levels[..., m + h] = levels[..., h] + d[..., h]
+                if self.difference == "seasonal":
+                    levels[..., m + h] = levels[..., h] + d[..., h]
+                else:  # y_t = y_{t-1} + y_{t-season} - y_{t-season-1} + z_t
+                    levels[..., m + h] = levels[..., m + h - 1] + levels[..., h + 1] - levels[..., h] + d[..., h]
             d = levels[..., m:]
         return np.exp(d) if self.log else d
 
