@@ -1,9 +1,10 @@
 """Encoder-decoder translation on Tatoeba's English-French pairs: what the classic papers showed.
 
 Each model trains through the real command (`python -m rnnzoo train translate`, a fresh process, at the
-defaults a user gets, --threads auto) for a wall-clock budget on pairs of at most 10 words on both sides,
-then its run records test BLEU and chrF (sacrebleu: 13a, case-insensitive, every reference of each test
-source; the split is by source sentence), greedy and with beam 5, by source length:
+defaults a user gets: 6 epochs, the LR annealed to zero on a cosine, --threads auto), capped at --minutes
+of wall clock (30), on pairs of at most 10 words on both sides; then its run records test BLEU and chrF
+(sacrebleu: 13a, case-insensitive, every reference of each test source; the split is by source
+sentence), greedy and with beam 5, by source length:
 
     plain       no attention                          (Sutskever et al. 2014, without the reversal)
     reversed    no attention, source read backwards   (Sutskever et al. 2014)
@@ -13,14 +14,17 @@ and the claims are checked: reversed beats plain; attention beats no attention o
 the longest sources (plots/bleu_by_length.png in --out: BLEU against source length, both models, as
 Bahdanau et al.'s figure 2); beam 5 beats greedy; the best model reaches BLEU >= 35.
 
-    python benchmarks/translate.py                      the three models, one after the other (3 x 30 min)
-    python benchmarks/translate.py --only plain reversed --parallel 2      two at a time, one core each
-    python benchmarks/translate.py --only attention attention-h512 --parallel 2
+    python benchmarks/translate.py                      the three models, one after the other (3 x <= 30 min)
+    python benchmarks/translate.py --only plain reversed --parallel 2 --out A    two at a time, one core each
+    python benchmarks/translate.py --only attention --out B                       alone, on both cores
+    python benchmarks/translate.py --runs A B                                     the claims across both
     python benchmarks/translate.py --speed              the machinery's cost (below)
 
 (`attention-h512` is the attention model with 512 units instead of 256: fewer steps fit in the budget.)
 With --parallel 2 on a 2-core machine each run's --threads auto settles on one thread, as the other
-run holds the other core; the README's figures were measured that way, two runs at a time.
+run holds the other core, and the cap may end a run inside its last epoch (at the bottom of the cosine,
+where the LR is 7% of its start); the README's no-attention rows were measured that way, the attention
+row alone, as a user runs it.
 
 --speed times training in sentence pairs a second, `rnnzoo train translate` against a plain torch loop
 over the same model, batches and optimiser (Adam, clipping) in the same process, interleaved, both on

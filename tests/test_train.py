@@ -111,6 +111,15 @@ def test_resume_continues_from_the_checkpoint_with_the_same_steps_and_optimizer(
         torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0)
 
 
+def test_the_cosine_schedule_anneals_the_lr_each_epoch_from_lr_towards_zero(tmp_path):
+    import csv
+    import math
+    out = train(tmp_path, *ADDITION, "--threads", "1", "--epochs", "3", "--lr-schedule", "cosine", "--lr", "0.01")
+    logged = [float(r["lr-Adam"]) for r in csv.DictReader(open(out / "metrics.csv")) if r.get("lr-Adam")]
+    by_epoch = list(dict.fromkeys(logged))  # the distinct rates in step order
+    assert by_epoch == pytest.approx([0.01 * (1 + math.cos(math.pi * e / 3)) / 2 for e in range(3)], rel=1e-9)
+
+
 @pytest.mark.parametrize("entry", [e for e in registry.entries() if not e.spatial], ids=lambda e: e.name)
 def test_every_vector_architecture_trains_on_addition(tmp_path, entry):
     run = train(tmp_path, *ADDITION, *FAST, "--model", entry.name, "--train-size", "64")

