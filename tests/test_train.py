@@ -1,6 +1,8 @@
 """`rnnzoo train / evaluate / predict / generate` end to end on tiny slices of real data."""
 
+import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -112,8 +114,6 @@ def test_resume_continues_from_the_checkpoint_with_the_same_steps_and_optimizer(
 
 
 def test_the_cosine_schedule_anneals_the_lr_each_epoch_from_lr_towards_zero(tmp_path):
-    import csv
-    import math
     out = train(tmp_path, *ADDITION, "--threads", "1", "--epochs", "3", "--lr-schedule", "cosine", "--lr", "0.01")
     logged = [float(r["lr-Adam"]) for r in csv.DictReader(open(out / "metrics.csv")) if r.get("lr-Adam")]
     by_epoch = list(dict.fromkeys(logged))  # the distinct rates in step order

@@ -58,7 +58,7 @@ class Translate(Task):
     monitor, mode = "val_loss", "min"
     # 6 epochs on a cosine schedule: the LR falls to near zero as the run ends. On fra.txt (<= 10 words)
     # this took validation loss from 1.66 (30 epochs, halved on plateaus; ~7 done in 30 minutes) to 1.43,
-    # and test BLEU with beam 5 from 31.7 to 37.2, in the same 30 minutes of one core
+    # and test BLEU with beam 5 from 31.7 to 36.5 (20 minutes on two cores; benchmarks/translate.py)
     defaults = dict(Task.defaults, model="gru", hidden=256, layers=1, epochs=6, batch_size=64, lr=2e-3,
                     patience=3, io_dropout=0.2, bidirectional=True, lr_schedule="cosine")
     data_types = {"path": str, "reverse": bool, "source_lang": str, "target_lang": str, "max_words": int,
