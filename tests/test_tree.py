@@ -183,6 +183,28 @@ def test_gradcheck_float64_through_every_parameter(cls, path):
     assert torch.autograd.gradcheck(f, params, eps=1e-6, atol=1e-7, rtol=1e-5)
 
 
+@pytest.mark.parametrize("cls", [TreeRNN, BinaryTreeLSTM], ids=lambda c: c.__name__)
+def test_the_fused_level_path_equals_the_generic_one_in_states_and_every_gradient(cls):
+    from rnnzoo.models.tree import _TreeModel
+    batch = batch_trees([parse_tree(t) for t in BINARY], VOCAB)
+    model = make(cls, torch.float64)
+    leaves = [torch.randn(batch.level_offsets[1], 5, dtype=torch.float64, requires_grad=True)
+              for _ in range(model.num_states)]
+    weights = [torch.randn(batch.num_nodes, 5, dtype=torch.float64) for _ in range(model.num_states)]
+    results = []
+    for levels in (cls._levels, _TreeModel._levels):  # the fused node, then the generic one
+        model.zero_grad()
+        for x in leaves:
+            x.grad = None
+        states = levels(model, batch, tuple(leaves))
+        sum((w * s).sum() for w, s in zip(weights, states)).backward()
+        results.append([s.detach() for s in states] + [x.grad.clone() for x in leaves]
+                       + [model.compose.weight.grad.clone(), model.compose.bias.grad.clone()])
+    for fast, generic in zip(*results):
+        torch.testing.assert_close(fast, generic, atol=1e-12, rtol=0)
+    assert results[0][-2].abs().sum() > 0  # the composition's weight got a gradient at all
+
+
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
 def test_a_chain_2000_deep_runs_and_matches_a_loop(cls):
     depth = 2000

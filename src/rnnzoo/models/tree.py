@@ -13,9 +13,11 @@ comes from its word, any other node's from its children's states. Nodes are numb
 so a batch takes (max height + 1) steps whatever its size, each a few matrix products, where a
 node-by-node recursion takes one small product per node. The buffers are plain tensors that two small
 autograd Functions write and read (_Level, _Final), so backward also goes level by level, in time
-linear in the number of nodes, however deep the trees. Node states do not depend on the rest of the
-batch: a tree gives the same states alone as in any batch (tests/test_tree.py checks this and checks
-each model against a node-by-node recursion).
+linear in the number of nodes, however deep the trees. TreeRNN and BinaryTreeLSTM run all their levels in
+one Function each (_TreeRNNLevels, _BinaryTreeLSTMLevels), whose backward forms the composition's weight
+gradient in one product over every node.
+Node states do not depend on the rest of the batch: a tree gives the same states alone as in any batch
+(tests/test_tree.py checks this and checks each model against a node-by-node recursion).
 
 Common arguments (all JSON-able; `config()` returns them, so `Model(**m.config())` rebuilds `m`):
     vocab_size, embed_dim: the word embedding, nn.Embedding(vocab_size, embed_dim, padding_idx)
@@ -114,6 +116,113 @@ class _Final(torch.autograd.Function):
         return (None, None, *ctx.store.take_grads(ctx.start, ctx.n))
 
 
+class _TreeRNNLevels(torch.autograd.Function):
+    """TreeRNN's levels in one node: (leaf states (n_0, H), W (H, 2H), b (H,), children (M, 2), level
+    offsets) -> every node's state (M, H). Forward: h = tanh(W [h_l; h_r] + b) a level at a time, the
+    children's states of every internal node kept in one (M - n_0, 2H) buffer. Backward, from the top level
+    down: dL/dpre = dL/dh (1 - h^2), the children's gradient dL/dpre W added into their rows; then
+    dL/dW = Σ dL/dpre^T [h_l; h_r] and dL/db in one product and one sum over all internal nodes."""
+
+    @staticmethod
+    def forward(ctx, leaves, weight, bias, children, offsets):
+        M, H, n0 = offsets[-1], leaves.shape[1], offsets[1]
+        rows = torch.where(children < 0, M, children)  # padding (-1) reads row M, which stays zero
+        buf = leaves.new_zeros(M + 1, H)
+        buf[:n0] = leaves
+        inputs = leaves.new_empty(M - n0, 2 * H)  # [h_l; h_r] of every internal node, in node order
+        for lo, hi in zip(offsets[1:-1], offsets[2:]):
+            x = inputs[lo - n0:hi - n0]
+            torch.index_select(buf, 0, rows[lo:hi].reshape(-1), out=x.view(-1, H))
+            torch.addmm(bias, x, weight.t(), out=buf[lo:hi]).tanh_()
+        states = buf[:M]
+        ctx.offsets = offsets
+        ctx.save_for_backward(weight, rows, inputs, states)
+        return states
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_states):
+        weight, rows, inputs, states = ctx.saved_tensors
+        offsets, (M, H) = ctx.offsets, states.shape
+        n0 = offsets[1]
+        grad = grad_states.new_zeros(M + 1, H)
+        grad[:M] = grad_states
+        pre = grad_states.new_empty(M - n0, H)  # dL/dpre of every internal node
+        widest = max(hi - lo for lo, hi in zip(offsets[1:-1], offsets[2:])) if M > n0 else 0
+        to_children = grad_states.new_empty(widest, 2 * H)
+        for lo, hi in reversed(list(zip(offsets[1:-1], offsets[2:]))):  # a level's rows are complete here
+            g = pre[lo - n0:hi - n0]
+            torch.mul(grad[lo:hi], states[lo:hi], out=g)
+            torch.addcmul(grad[lo:hi], g, states[lo:hi], value=-1, out=g)  # dL/dh (1 - h^2)
+            both = torch.mm(g, weight, out=to_children[:hi - lo])
+            grad.index_add_(0, rows[lo:hi].reshape(-1), both.view(-1, H))
+        grad_weight = pre.t() @ inputs if ctx.needs_input_grad[1] else None
+        grad_bias = pre.sum(0) if ctx.needs_input_grad[2] else None
+        return grad[:n0], grad_weight, grad_bias, None, None
+
+
+class _BinaryTreeLSTMLevels(torch.autograd.Function):
+    """BinaryTreeLSTM's levels in one node: (leaf h (n_0, H), leaf c (n_0, H), W (5H, 2H), b (5H,), children
+    (M, 2), level offsets) -> (h, c), each (M, H). Forward keeps every internal node's children states
+    [h_l; h_r], its gates after their nonlinearities and tanh(c); backward runs the level equations' chain
+    rule from the top level down, the children's dL/dh and dL/dc added into their rows, and forms dL/dW and
+    dL/db in one product and one sum over all internal nodes."""
+
+    @staticmethod
+    def forward(ctx, h_leaf, c_leaf, weight, bias, children, offsets):
+        M, H, n0 = offsets[-1], h_leaf.shape[1], offsets[1]
+        rows = torch.where(children < 0, M, children)  # padding (-1) reads row M, which stays zero
+        hbuf, cbuf = h_leaf.new_zeros(M + 1, H), h_leaf.new_zeros(M + 1, H)
+        hbuf[:n0], cbuf[:n0] = h_leaf, c_leaf
+        inputs = h_leaf.new_empty(M - n0, 2 * H)   # [h_l; h_r]
+        acts = h_leaf.new_empty(M - n0, 5 * H)     # σ(i, f_l, f_r, o), tanh(u)
+        tanh_c = h_leaf.new_empty(M - n0, H)
+        for lo, hi in zip(offsets[1:-1], offsets[2:]):
+            x, a, t = inputs[lo - n0:hi - n0], acts[lo - n0:hi - n0], tanh_c[lo - n0:hi - n0]
+            torch.index_select(hbuf, 0, rows[lo:hi].reshape(-1), out=x.view(-1, H))
+            torch.addmm(bias, x, weight.t(), out=a)
+            a[:, :4 * H].sigmoid_()
+            a[:, 4 * H:].tanh_()
+            i, f_l, f_r, o, u = a.split(H, dim=1)
+            c = torch.mul(i, u, out=cbuf[lo:hi])
+            c.addcmul_(f_l, cbuf[rows[lo:hi, 0]]).addcmul_(f_r, cbuf[rows[lo:hi, 1]])
+            torch.mul(o, torch.tanh(c, out=t), out=hbuf[lo:hi])
+        h, c = hbuf[:M], cbuf[:M]
+        ctx.offsets = offsets
+        ctx.save_for_backward(weight, rows, inputs, acts, tanh_c, cbuf)
+        return h, c
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h, grad_c):
+        weight, rows, inputs, acts, tanh_c, cbuf = ctx.saved_tensors
+        offsets, H = ctx.offsets, tanh_c.shape[1]
+        M, n0 = offsets[-1], offsets[1]
+        gh, gc = grad_h.new_zeros(M + 1, H), grad_h.new_zeros(M + 1, H)
+        gh[:M], gc[:M] = grad_h, grad_c
+        pre = grad_h.new_empty(M - n0, 5 * H)  # dL/d(gate pre-activations) of every internal node
+        for lo, hi in reversed(list(zip(offsets[1:-1], offsets[2:]))):  # a level's rows are complete here
+            a, t, g = acts[lo - n0:hi - n0], tanh_c[lo - n0:hi - n0], pre[lo - n0:hi - n0]
+            i, f_l, f_r, o, u = a.split(H, dim=1)
+            n = hi - lo
+            kids = rows[lo:hi]
+            # dL/dc, all of it: from c's own gradient and through h = o tanh(c)
+            dc = gc[lo:hi] + gh[lo:hi] * o * (1 - t * t)
+            g4 = g[:, :4 * H].view(n, 4, H)
+            torch.mul(dc, u, out=g4[:, 0])
+            torch.mul(dc, cbuf[kids[:, 0]], out=g4[:, 1])
+            torch.mul(dc, cbuf[kids[:, 1]], out=g4[:, 2])
+            torch.mul(gh[lo:hi], t, out=g4[:, 3])
+            sig = a[:, :4 * H]
+            g[:, :4 * H].mul_(sig - sig * sig)
+            torch.mul(dc * i, 1 - u * u, out=g[:, 4 * H:])
+            gh.index_add_(0, kids.reshape(-1), (g @ weight).view(-1, H))
+            gc.index_add_(0, kids.reshape(-1), torch.stack([dc * f_l, dc * f_r], dim=1).view(-1, H))
+        grad_weight = pre.t() @ inputs if ctx.needs_input_grad[2] else None
+        grad_bias = pre.sum(0) if ctx.needs_input_grad[3] else None
+        return gh[:n0], gc[:n0], grad_weight, grad_bias, None, None
+
+
 class _TreeModel(nn.Module):
     """The level-by-level driver; a subclass gives `leaf(x) -> states` and `node(*children) -> states`."""
 
@@ -149,12 +258,16 @@ class _TreeModel(nn.Module):
             states = self.leaf(self.drop(self.embedding(batch.words)))  # each (L, H)
         else:  # the same word, the same state: each distinct word once (an SST batch repeats 40% of them)
             states = tuple(s[batch.word_index] for s in self.leaf(self.embedding(batch.unique_words)))
+        states = self._levels(batch, states)
+        logits = None if self.head is None else self.head(self.drop(states[0]))
+        return states, logits
+
+    def _levels(self, batch: TreeBatch, states):
+        """The leaves' states -> every node's, one height at a time (`node` on each level's children)."""
         off, store = batch.level_offsets, _Store(states[0], batch.num_nodes, self.hidden_size, self.num_states)
         for h in range(1, len(off) - 1):  # write level h - 1, read the children of level h
             states = self.node(*_Level.apply(store, off[h - 1], batch.children[off[h]:off[h + 1]], *states))
-        states = _Final.apply(store, off[-2], *states)
-        logits = None if self.head is None else self.head(self.drop(states[0]))
-        return states, logits
+        return _Final.apply(store, off[-2], *states)
 
     @staticmethod
     def roots(batch: TreeBatch, x):
@@ -219,6 +332,13 @@ class TreeRNN(_TreeModel):
     def node(self, h):  # h (n, 2, H): left and right child
         return (torch.tanh(self.compose(h.flatten(1))),)
 
+    def _levels(self, batch: TreeBatch, states):
+        """The fast path: all levels in one autograd node (_TreeRNNLevels) whose backward forms the
+        composition's weight gradient in one product over every internal node, instead of one per level.
+        `_TreeModel._levels`, the generic path, gives the same states and gradients (tests/test_tree.py)."""
+        return (_TreeRNNLevels.apply(states[0], self.compose.weight, self.compose.bias, batch.children,
+                                     batch.level_offsets),)
+
 
 def _leaf_lstm(layer, x, H):
     """A Tree-LSTM leaf: the node equations with no children (i, o, u from the word, c = i ⊙ u)."""
@@ -277,6 +397,12 @@ class BinaryTreeLSTM(_TreeModel):
         c_l, c_r = c.unbind(1)
         c = i * torch.tanh(u) + f_l * c_l + f_r * c_r
         return o * torch.tanh(c), c
+
+    def _levels(self, batch: TreeBatch, states):
+        """The fast path, as TreeRNN's: all levels in one autograd node (_BinaryTreeLSTMLevels);
+        `_TreeModel._levels`, the generic path, gives the same states and gradients (tests/test_tree.py)."""
+        return _BinaryTreeLSTMLevels.apply(*states, self.compose.weight, self.compose.bias, batch.children,
+                                           batch.level_offsets)
 
 
 class ChildSumTreeLSTM(_TreeModel):
