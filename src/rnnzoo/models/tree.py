@@ -116,6 +116,13 @@ class _Final(torch.autograd.Function):
         return (None, None, *ctx.store.take_grads(ctx.start, ctx.n))
 
 
+def _fused_setup(children, offsets):
+    """What both fused level Functions start from: (M nodes, n_0 leaves, each level's (lo, hi) rows above
+    the leaves, the children's rows with padding (-1) sent to row M, a zero row past the states)."""
+    M, n0 = offsets[-1], offsets[1]
+    return M, n0, list(zip(offsets[1:-1], offsets[2:])), torch.where(children < 0, M, children)
+
+
 class _TreeRNNLevels(torch.autograd.Function):
     """TreeRNN's levels in one node: (leaf states (n_0, H), W (H, 2H), b (H,), children (M, 2), level
     offsets) -> every node's state (M, H). Forward: h = tanh(W [h_l; h_r] + b) a level at a time, the
@@ -125,17 +132,16 @@ class _TreeRNNLevels(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, leaves, weight, bias, children, offsets):
-        M, H, n0 = offsets[-1], leaves.shape[1], offsets[1]
-        rows = torch.where(children < 0, M, children)  # padding (-1) reads row M, which stays zero
-        buf = leaves.new_zeros(M + 1, H)
+        (M, n0, spans, rows), H = _fused_setup(children, offsets), leaves.shape[1]
+        buf = leaves.new_zeros(M + 1, H)  # row M stays zero: what a missing child reads
         buf[:n0] = leaves
         inputs = leaves.new_empty(M - n0, 2 * H)  # [h_l; h_r] of every internal node, in node order
-        for lo, hi in zip(offsets[1:-1], offsets[2:]):
+        for lo, hi in spans:
             x = inputs[lo - n0:hi - n0]
             torch.index_select(buf, 0, rows[lo:hi].reshape(-1), out=x.view(-1, H))
             torch.addmm(bias, x, weight.t(), out=buf[lo:hi]).tanh_()
         states = buf[:M]
-        ctx.offsets = offsets
+        ctx.n0, ctx.spans = n0, spans
         ctx.save_for_backward(weight, rows, inputs, states)
         return states
 
@@ -143,19 +149,15 @@ class _TreeRNNLevels(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_states):
         weight, rows, inputs, states = ctx.saved_tensors
-        offsets, (M, H) = ctx.offsets, states.shape
-        n0 = offsets[1]
+        (M, H), n0 = states.shape, ctx.n0
         grad = grad_states.new_zeros(M + 1, H)
         grad[:M] = grad_states
         pre = grad_states.new_empty(M - n0, H)  # dL/dpre of every internal node
-        widest = max(hi - lo for lo, hi in zip(offsets[1:-1], offsets[2:])) if M > n0 else 0
-        to_children = grad_states.new_empty(widest, 2 * H)
-        for lo, hi in reversed(list(zip(offsets[1:-1], offsets[2:]))):  # a level's rows are complete here
+        for lo, hi in reversed(ctx.spans):  # a level's rows are complete here: its parents came before
             g = pre[lo - n0:hi - n0]
             torch.mul(grad[lo:hi], states[lo:hi], out=g)
             torch.addcmul(grad[lo:hi], g, states[lo:hi], value=-1, out=g)  # dL/dh (1 - h^2)
-            both = torch.mm(g, weight, out=to_children[:hi - lo])
-            grad.index_add_(0, rows[lo:hi].reshape(-1), both.view(-1, H))
+            grad.index_add_(0, rows[lo:hi].reshape(-1), (g @ weight).view(-1, H))
         grad_weight = pre.t() @ inputs if ctx.needs_input_grad[1] else None
         grad_bias = pre.sum(0) if ctx.needs_input_grad[2] else None
         return grad[:n0], grad_weight, grad_bias, None, None
@@ -170,14 +172,13 @@ class _BinaryTreeLSTMLevels(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h_leaf, c_leaf, weight, bias, children, offsets):
-        M, H, n0 = offsets[-1], h_leaf.shape[1], offsets[1]
-        rows = torch.where(children < 0, M, children)  # padding (-1) reads row M, which stays zero
-        hbuf, cbuf = h_leaf.new_zeros(M + 1, H), h_leaf.new_zeros(M + 1, H)
+        (M, n0, spans, rows), H = _fused_setup(children, offsets), h_leaf.shape[1]
+        hbuf, cbuf = h_leaf.new_zeros(M + 1, H), h_leaf.new_zeros(M + 1, H)  # row M: a missing child
         hbuf[:n0], cbuf[:n0] = h_leaf, c_leaf
         inputs = h_leaf.new_empty(M - n0, 2 * H)   # [h_l; h_r]
         acts = h_leaf.new_empty(M - n0, 5 * H)     # σ(i, f_l, f_r, o), tanh(u)
         tanh_c = h_leaf.new_empty(M - n0, H)
-        for lo, hi in zip(offsets[1:-1], offsets[2:]):
+        for lo, hi in spans:
             x, a, t = inputs[lo - n0:hi - n0], acts[lo - n0:hi - n0], tanh_c[lo - n0:hi - n0]
             torch.index_select(hbuf, 0, rows[lo:hi].reshape(-1), out=x.view(-1, H))
             torch.addmm(bias, x, weight.t(), out=a)
@@ -188,7 +189,7 @@ class _BinaryTreeLSTMLevels(torch.autograd.Function):
             c.addcmul_(f_l, cbuf[rows[lo:hi, 0]]).addcmul_(f_r, cbuf[rows[lo:hi, 1]])
             torch.mul(o, torch.tanh(c, out=t), out=hbuf[lo:hi])
         h, c = hbuf[:M], cbuf[:M]
-        ctx.offsets = offsets
+        ctx.n0, ctx.spans = n0, spans
         ctx.save_for_backward(weight, rows, inputs, acts, tanh_c, cbuf)
         return h, c
 
@@ -196,12 +197,11 @@ class _BinaryTreeLSTMLevels(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_h, grad_c):
         weight, rows, inputs, acts, tanh_c, cbuf = ctx.saved_tensors
-        offsets, H = ctx.offsets, tanh_c.shape[1]
-        M, n0 = offsets[-1], offsets[1]
+        M, H, n0 = cbuf.shape[0] - 1, tanh_c.shape[1], ctx.n0
         gh, gc = grad_h.new_zeros(M + 1, H), grad_h.new_zeros(M + 1, H)
         gh[:M], gc[:M] = grad_h, grad_c
         pre = grad_h.new_empty(M - n0, 5 * H)  # dL/d(gate pre-activations) of every internal node
-        for lo, hi in reversed(list(zip(offsets[1:-1], offsets[2:]))):  # a level's rows are complete here
+        for lo, hi in reversed(ctx.spans):  # a level's rows are complete here: its parents came before
             a, t, g = acts[lo - n0:hi - n0], tanh_c[lo - n0:hi - n0], pre[lo - n0:hi - n0]
             i, f_l, f_r, o, u = a.split(H, dim=1)
             n = hi - lo
@@ -263,7 +263,9 @@ class _TreeModel(nn.Module):
         return states, logits
 
     def _levels(self, batch: TreeBatch, states):
-        """The leaves' states -> every node's, one height at a time (`node` on each level's children)."""
+        """The leaves' states -> every node's, one height at a time (`node` on each level's children).
+        ChildSumTreeLSTM runs this; TreeRNN and BinaryTreeLSTM override it with one fused Function each,
+        and their `node` stays the readable form of the same equations, which the tests check them against."""
         off, store = batch.level_offsets, _Store(states[0], batch.num_nodes, self.hidden_size, self.num_states)
         for h in range(1, len(off) - 1):  # write level h - 1, read the children of level h
             states = self.node(*_Level.apply(store, off[h - 1], batch.children[off[h]:off[h + 1]], *states))
