@@ -304,6 +304,24 @@ def test_forecast_benchmark_quick_prints_the_models_mase_beside_the_baselines(ca
     assert f"{report['test_mase']:.3f}" in row and f"{report['baselines']['naive']['mase']:.3f}" in row
 
 
+def test_forecast_darts_selection_trains_on_years_before_1958_and_picks_by_those_alone(capsys, tmp_path):
+    """--darts-select: the inner split's file holds no month of 1958-60 (darts' test years), and the
+    candidate picked is the one best on 1956-57, whatever it scores on 1958-60."""
+    from conftest import shared_data
+    data = shared_data("timeseries", "forecasting") / "Airline.csv"
+    bench = load_script(SCRIPT.with_name("forecast.py"), "rnnzoo_benchmark_forecast")
+    inner = bench.cut_before(data, "1958-01", tmp_path / "inner.csv")
+    rows = inner.read_text().splitlines()
+    assert rows[0] == "Date,Passengers" and len(rows) == 1 + 108 and rows[-1].startswith("1957-12,")
+    report = lambda m: (None, {"report": {"test_mape": m}})  # noqa: E731
+    results = {("select", "a", "inner"): [report(3.0)], ("select", "a", "darts"): [report(9.0)],
+               ("select", "b", "inner"): [report(12.0)], ("select", "b", "darts"): [report(4.0)]}
+    bench.print_selection(results)
+    out = capsys.readouterr().out
+    assert "picked" in next(line for line in out.splitlines() if line.startswith("a "))
+    assert "the pick scores 9.00%" in out and "NOT below" in out
+
+
 def test_cluster_benchmark_quick_scores_the_autoencoder_beside_raw_kmeans(capsys, tmp_path):
     """benchmarks/cluster.py --quick: GunPoint clustered by k-means on the raw series (tsml publishes ARI
     -0.005) and by `rnnzoo cluster` on a run of `rnnzoo train autoencode`; the row prints both."""
