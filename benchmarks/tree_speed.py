@@ -13,12 +13,16 @@ parameters, same loss:
 
 The two run in turn within each repeat (benchmarks/measure.py, time_paired), so a slow spell of a shared
 machine hits both; medians in ms per batch and their ratio are printed, and the largest difference of
-the node states between the two (they must agree). Sizes: embed 300, hidden 150 (Tai et al. 2015),
-the vocabulary of the whole training set: its embedding gradient, a dense (V, 300) tensor, is part of
-every step unless --freeze-embeddings. glibc is asked to keep freed memory (rnnzoo.retain_freed_memory,
-as `rnnzoo train` does), so that the large per-step buffers do not come back as fresh pages.
+the node states between the two (they must agree). Each way runs at every thread count of --threads
+(default 1 and the machine's cores), switched before each call inside the same interleaved repeats: a
+row per count, then "best": each way at its own fastest count (the recursion's tiny products are
+fastest on one thread, the level products gain from more), the comparison a user who tunes both gets.
+Sizes: embed 300, hidden 150 (Tai et al. 2015), the vocabulary of the whole training set: its embedding
+gradient, a dense (V, 300) tensor, is part of every step unless --freeze-embeddings. glibc is asked to
+keep freed memory (rnnzoo.retain_freed_memory, as `rnnzoo train` does), so that the large per-step
+buffers do not come back as fresh pages.
 
-    OMP_NUM_THREADS=1 python benchmarks/tree_speed.py             # about a minute
+    python benchmarks/tree_speed.py                               # about two minutes
     python benchmarks/tree_speed.py --batch 25 --repeats 20 --threads 1
     python benchmarks/tree_speed.py --quick                       # seconds
 """
@@ -56,7 +60,8 @@ def parse(argv):
     p.add_argument("--repeats", type=int_range(1), default=15)
     p.add_argument("--warmup", type=int_range(0), default=3)
     p.add_argument("--seed", type=int_range(0), default=0)
-    p.add_argument("--threads", type=int_range(1), default=1, help="torch intra-op threads (default: 1)")
+    p.add_argument("--threads", type=int_range(1), nargs="+", default=sorted({1, os.cpu_count() or 1}),
+                   help="torch intra-op thread counts, each way timed at each (default: 1 and the cores)")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="no embedding gradient (fixed pre-trained vectors): leaves out a cost both ways pay alike")
     p.add_argument("--quick", action="store_true", help="tiny sizes and 2 repeats: that it runs, not its figures")
@@ -122,9 +127,15 @@ def batched_step(model, batch):
     return states[0]
 
 
+def on_threads(n: int, fn):
+    def run():
+        torch.set_num_threads(n)  # under a microsecond: the timing is the step's
+        return fn()
+    return run
+
+
 def main(argv=None):
     args = parse(argv)
-    torch.set_num_threads(args.threads)
     retained = retain_freed_memory()
     train = read_trees(args.data)
     vocab = build_vocab(train)
@@ -134,9 +145,8 @@ def main(argv=None):
     print(f"{batch.num_trees} trees from {args.data}: {batch.num_nodes} nodes, {batch.num_leaves} leaves, "
           f"{batch.max_height + 1} levels; embed {args.embed}, hidden {args.hidden}, vocab {len(vocab)}"
           f"{' (frozen)' if args.freeze_embeddings else ''}, "
-          f"torch threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-          f"freed memory kept: {retained}")
-    print(f"{'model':<18}{'batched ms':>12}{'recursive ms':>14}{'speed-up':>10}{'max |diff|':>12}")
+          f"torch threads {' and '.join(map(str, args.threads))}, freed memory kept: {retained}")
+    print(f"{'model':<18}{'threads':>8}{'batched ms':>12}{'recursive ms':>14}{'speed-up':>10}{'max |diff|':>12}")
     rows = {}
     for name, cls in MODELS.items():
         torch.manual_seed(args.seed)
@@ -144,11 +154,20 @@ def main(argv=None):
         model.embedding.weight.requires_grad_(not args.freeze_embeddings)
         batched = partial(batched_step, model, batch)
         recursive = partial(recursive_step, model, trees, batch.words, labels)
+        torch.set_num_threads(args.threads[0])
         diff = (batched()[batch.order] - recursive()).abs().max().item()
-        ms = time_paired({"batched": batched, "recursive": recursive},
-                         repeats=args.repeats, warmup=args.warmup)
-        rows[name] = dict(ms, speedup=ms["recursive"] / ms["batched"], diff=diff)
-        print(f"{name:<18}{ms['batched']:>12.1f}{ms['recursive']:>14.1f}{rows[name]['speedup']:>9.1f}x{diff:>12.1e}")
+        fns = {(way, n): on_threads(n, fn) for n in args.threads
+               for way, fn in (("batched", batched), ("recursive", recursive))}
+        ms = time_paired(fns, repeats=args.repeats, warmup=args.warmup)
+        by = {n: {way: ms[way, n] for way in ("batched", "recursive")} for n in args.threads}
+        best = {way: min(ms[way, n] for n in args.threads) for way in ("batched", "recursive")}
+        rows[name] = dict(best, speedup=best["recursive"] / best["batched"], diff=diff, threads=by)
+        for n, t in by.items():
+            print(f"{name:<18}{n:>8}{t['batched']:>12.1f}{t['recursive']:>14.1f}"
+                  f"{t['recursive'] / t['batched']:>9.1f}x{diff:>12.1e}")
+        if len(args.threads) > 1:
+            print(f"{name:<18}{'best':>8}{best['batched']:>12.1f}{best['recursive']:>14.1f}"
+                  f"{rows[name]['speedup']:>9.1f}x")
     return rows
 
 

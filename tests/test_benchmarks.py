@@ -377,19 +377,24 @@ def test_timescales_benchmark_quick_trains_every_model_at_every_lag_with_matched
 
 
 def test_tree_speed_benchmark_quick_times_batched_against_node_by_node_with_equal_states(capsys):
-    """benchmarks/tree_speed.py --quick: each tree model batched by level and node by node on SST trees; the
-    two give the same node states (the speed-up is the figure the full run reports)."""
+    """benchmarks/tree_speed.py --quick: each tree model batched by level and node by node on SST trees, at
+    one and two threads; the two give the same node states (the speed-up is the figure the full run reports)."""
     from conftest import shared_data
     data = shared_data("trees", "sst") / "train.txt"
     bench = load_script(SCRIPT.with_name("tree_speed.py"), "rnnzoo_benchmark_tree_speed")
     threads = torch.get_num_threads()
     try:
-        rows = bench.main(["--quick", "--data", str(data)])
+        rows = bench.main(["--quick", "--data", str(data), "--threads", "1", "2"])
     finally:
         torch.set_num_threads(threads)
     assert set(rows) == set(bench.MODELS)
     assert all(r["diff"] < 1e-5 and r["speedup"] > 0 for r in rows.values())
-    assert "speed-up" in capsys.readouterr().out
+    for r in rows.values():  # "best": each way at its own fastest thread count
+        assert set(r["threads"]) == {1, 2}
+        for way in ("batched", "recursive"):
+            assert r[way] == min(t[way] for t in r["threads"].values())
+    out = capsys.readouterr().out
+    assert "speed-up" in out and sum(line.split()[1:2] == ["best"] for line in out.splitlines()) == 3
 
 
 def test_history_compressor_benchmark_quick_reports_accuracy_and_the_fraction_sent_up(capsys):
