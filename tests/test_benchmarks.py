@@ -447,6 +447,9 @@ def test_long_lag_benchmark_quick_climbs_each_ladder_and_writes_its_table_json_a
             assert any(s["solved"] for s in results["runs"]
                        if (s["cell"], s["task"], s["T"]) == (r["cell"], r["task"], 10))
     assert "longest T solved (seeds solving it, of 1)" in out
+    # --quick sets every task's budget alike; by default each task has its own (copy: wider, longer)
+    assert all(b == dict(steps=30, batch=32, hidden=32, lr=bench.BUDGET[t]["lr"]) for t, b in results["budget"].items())
+    assert bench.BUDGET["copy"]["hidden"] > bench.BUDGET["adding"]["hidden"]
     assert bench.parse_cell("lstm[forget_bias=3,peephole=true]") == ("lstm", {"forget_bias": 3, "peephole": True})
     cells = bench.choose_cells(bench.argparse.Namespace(cells=["conv_lstm", "lstm[forget_bias=3]"]))
     assert cells == ["lstm[forget_bias=3]"] and "skipped conv_lstm: a spatial cell" in capsys.readouterr().out
