@@ -20,11 +20,11 @@ their mean, the MAPE of the seeds' mean forecast, and our ETS and ARIMA on the s
 
 --darts-select asks whether the darts figure can be reached by a choice made without the test years. Each
 candidate in DARTS_CANDIDATES (first differences with weight decay 0, 0.01 or 0.1; seasonal differences, alone
-and summed back (--cumulative); both differencings fed back one step, with weight decay 0, 0.01 or 0.1)
-runs on an inner split of the training years alone (1949-1955
-train, the 24 months of 1956-1957 forecast; the file cut at 1957-12 is written under --out) and on darts'
-split, 5 seeds each; the candidate with the lowest inner MAPE is the one a user would pick, and its darts
-MAPE is the honest figure. The other candidates' darts MAPE shows what picking on the test years would give.
+and summed back (--cumulative); both differencings fed back one step, with weight decay 0, 0.01 or 0.1) runs
+on an inner split of the training years alone (1949-1955 train, the 24 months of 1956-1957 forecast; the file
+cut at 1957-12 is written under --out) and on darts' split, 5 seeds each; the candidate with the lowest inner
+MAPE is the one a user would pick, and its darts MAPE is the honest figure. The other candidates' darts MAPE
+shows what picking on the test years would give.
 
 --models gru esn adds the echo state network (closed form; the same windows). Runs go to --out (a
 complete run there is read, not trained again); --parallel N trains N at a time on one thread each.
@@ -134,7 +134,7 @@ def main(argv=None) -> dict:
     if args.darts_select:
         inner = cut_before(args.data / "Airline.csv", "1958-01", args.out / "Airline-before-1958.csv")
         for i, (cand, options) in enumerate(DARTS_CANDIDATES.items()):
-            tag = cand.split(" (")[0].replace(", ", "-").replace(" ", "_")
+            tag = run_tag(options)
             for split, data, base in (("inner", inner, DARTS_INNER), ("darts", args.data / "Airline.csv", DARTS)):
                 for seed in range(args.seeds):
                     # the first run of each split also fits ETS and auto-ARIMA, for the table's last line
@@ -189,6 +189,12 @@ def print_mase(results: dict, args) -> None:
               f"{beats('ets'):>7}")
 
 
+def run_tag(options: list[str]) -> str:
+    """A run directory's name from the options it adds (a complete run there is read, not trained again, so
+    the name says what ran): ["--weight-decay", "0.1"] -> "weight-decay_0.1"; no options -> "default"."""
+    return "_".join(o.lstrip("-") for o in options) or "default"
+
+
 def cut_before(data: Path, month: str, out: Path) -> Path:
     """The rows of `data` dated before `month` (its first column, YYYY-MM), written to `out`."""
     rows = open(data).read().splitlines()
@@ -200,8 +206,8 @@ def cut_before(data: Path, month: str, out: Path) -> Path:
 
 def print_selection(results: dict) -> None:
     """Each candidate's MAPE on the inner split (1956-57) and on darts' (1958-60); the inner pick marked."""
-    mape = {(cand, split): [c["report"]["test_mape"] for _, c in runs]
-            for (name, cand, split), runs in ((k, v) for k, v in results.items() if k[0] == "select")}
+    mape = {key[1:]: [c["report"]["test_mape"] for _, c in runs]
+            for key, runs in results.items() if key[0] == "select"}  # (candidate, split) -> per seed
     cands = list(dict.fromkeys(cand for cand, _ in mape))
     pick = min(cands, key=lambda c: statistics.mean(mape[c, "inner"]))
     print("\nchoosing without the test years: MAPE mean over seeds (per seed)")

@@ -318,6 +318,9 @@ def test_forecast_darts_selection_trains_on_years_before_1958_and_picks_by_those
                ("select", "b", "inner"): [report(12.0)], ("select", "b", "darts"): [report(4.0)]}
     bench.print_selection(results)
     out = capsys.readouterr().out
+    # a complete run directory is read, not trained again: distinct candidates must not share one
+    tags = [bench.run_tag(options) for options in bench.DARTS_CANDIDATES.values()]
+    assert len(set(tags)) == len(bench.DARTS_CANDIDATES) and bench.run_tag([]) == "default"
     assert "picked" in next(line for line in out.splitlines() if line.startswith("a "))
     assert "the pick scores 9.00%" in out and "NOT below" in out
 
