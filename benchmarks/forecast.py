@@ -20,18 +20,20 @@ their mean, the MAPE of the seeds' mean forecast, and our ETS and ARIMA on the s
 
 --darts-select asks whether the darts figure can be reached by a choice made without the test years. Each
 candidate in DARTS_CANDIDATES (first differences with weight decay 0, 0.01 or 0.1; seasonal differences, alone
-and summed back (--cumulative); both differencings fed back one step, with weight decay 0, 0.01 or 0.1) runs
-on an inner split of the training years alone (1949-1955 train, the 24 months of 1956-1957 forecast; the file
-cut at 1957-12 is written under --out) and on darts' split, 5 seeds each; the candidate with the lowest inner
-MAPE is the one a user would pick, and its darts MAPE is the honest figure. The other candidates' darts MAPE
-shows what picking on the test years would give.
+and summed back (--cumulative); both differencings fed back one step, with weight decay 0, 0.01 or 0.1; each of
+the eight on log(y) and on y) runs on an inner split of the training years alone (1949-1955 train, the 24
+months of 1956-1957 forecast; the file cut at 1957-12 is written under --out) and on darts' split, 5 seeds
+each; the candidate with the lowest inner MAPE is the one a user would pick, and its darts MAPE is the honest
+figure. The other candidates' darts MAPE shows what picking on the test years would give. The last line
+scores the other honest answer to not knowing which candidate to trust: no choice, the mean of all the
+candidates' forecasts (a forecast combination, seed by seed).
 
 --models gru esn adds the echo state network (closed form; the same windows). Runs go to --out (a
 complete run there is read, not trained again); --parallel N trains N at a time on one thread each.
 
     python benchmarks/forecast.py                         # 3 series + darts x 5 seeds: ~10 min, --parallel 2
     python benchmarks/forecast.py --series airline --seeds 2 --no-darts
-    python benchmarks/forecast.py --series --no-darts --darts-select --parallel 2  # ~5.5 min
+    python benchmarks/forecast.py --series --no-darts --darts-select --parallel 2  # ~11 min
     python benchmarks/forecast.py --quick                 # a smoke test
 """
 
@@ -58,7 +60,7 @@ DARTS = ["--horizon", "36", "--season", "12", "--test-origins", "1", "--val-orig
          "--hidden", "32", "--recurrent-dropout", "0.2", "--transform", "log"]
 # the inner split: the darts options with a 24-month horizon (36 would leave too little to train on)
 DARTS_INNER = ["--horizon", "24", *DARTS[2:]]
-DARTS_CANDIDATES = {
+CONFIGS = {
     "first differences (default)": [],
     "first, weight decay 0.01": ["--weight-decay", "0.01"],
     "first, weight decay 0.1": ["--weight-decay", "0.1"],
@@ -70,6 +72,12 @@ DARTS_CANDIDATES = {
     "both, recursive, weight decay 0.1": ["--difference", "both", "--multi-step", "recursive",
                                           "--weight-decay", "0.1"],
 }
+# each configuration on log(y) (DARTS' transform) and on y itself: darts' ExponentialSmoothing is additive
+# on the raw counts, so a linear trend is as plausible a prior as a growth rate
+DARTS_CANDIDATES = {**CONFIGS, **{f"{name}, no log": ["--transform", "none", *options]
+                                  for name, options in CONFIGS.items()}}
+# groups of candidates (a part of their names) left out in turn, to show how much the combination leans on each
+LEAVE_OUT = ("weight decay 0.01", "weight decay 0.1", "seasonal", "cumulative", "both", "no log")
 DARTS_MAPE = {"ExponentialSmoothing": 5.11, "Theta": 8.15, "AutoARIMA": 12.7}
 BASELINES = ("naive", "seasonal_naive", "ets", "arima")
 
@@ -151,7 +159,10 @@ def main(argv=None) -> dict:
         print_mase(results, args)
     print_darts(results)
     if args.darts_select:
-        print_selection(results)
+        print_selection(results, combination_mape(results))
+        print("leaving one group out of the mean (MAPE on 1956-57 / darts' split): " + "; ".join(
+            f"{group!r} {statistics.mean(m['inner']):.2f} / {statistics.mean(m['darts']):.2f}"
+            for group, m in ((g, combination_mape(results, g)) for g in LEAVE_OUT)))
     return {"-".join(key): [c["report"] for _, c in runs] for key, runs in results.items()}
 
 
@@ -204,28 +215,43 @@ def cut_before(data: Path, month: str, out: Path) -> Path:
     return out
 
 
-def print_selection(results: dict) -> None:
-    """Each candidate's MAPE on the inner split (1956-57) and on darts' (1958-60); the inner pick marked."""
+def print_selection(results: dict, combination: dict | None = None) -> None:
+    """Each candidate's MAPE on the inner split (1956-57) and on darts' (1958-60), the inner pick marked; then
+    the combination's (combination_mape), where given."""
     mape = {key[1:]: [c["report"]["test_mape"] for _, c in runs]
             for key, runs in results.items() if key[0] == "select"}  # (candidate, split) -> per seed
     cands = list(dict.fromkeys(cand for cand, _ in mape))
     pick = min(cands, key=lambda c: statistics.mean(mape[c, "inner"]))
     print("\nchoosing without the test years: MAPE mean over seeds (per seed)")
-    print(f"{'candidate':38}{'1956-57 (inner)':>18}{'1958-60 (darts)':>18}")
+    print(f"{'candidate':44}{'1956-57 (inner)':>18}{'1958-60 (darts)':>18}")
     for cand in cands:
         cells = [f"{statistics.mean(mape[cand, s]):.2f}" for s in ("inner", "darts")]
-        print(f"{cand:38}{cells[0]:>18}{cells[1]:>18}" + ("   <- picked on 1956-57" if cand == pick else ""))
+        print(f"{cand:44}{cells[0]:>18}{cells[1]:>18}" + ("   <- picked on 1956-57" if cand == pick else ""))
         print(f"{'':4}per seed: 1956-57 {' '.join(f'{m:.1f}' for m in mape[cand, 'inner'])}; "
               f"1958-60 {' '.join(f'{m:.1f}' for m in mape[cand, 'darts'])}")
     base = {split: results["select", cands[0], split][0][1]["report"].get("baselines", {})
             for split in ("inner", "darts")}
     if all("ets" in b for b in base.values()):
-        print(f"{'ETS / auto-ARIMA (statsmodels, pmdarima)':38}"
+        print(f"{'ETS / auto-ARIMA (statsmodels, pmdarima)':44}"
               + "".join(f"{b['ets']['mape']:>11.2f} / {b['arima']['mape']:.2f}" for b in base.values()))
     honest, best = statistics.mean(mape[pick, "darts"]), min(DARTS_MAPE.values())
     print(f"the pick scores {honest:.2f}% on darts' split; darts' best is {best}% "
           f"({'below' if honest < best else 'NOT below'} it)")
+    if combination:
+        mean = {split: statistics.mean(m) for split, m in combination.items()}
+        print(f"the mean of all {len(cands)} candidates' forecasts (no choice made): {mean['inner']:.2f}% on 1956-57, "
+              f"{mean['darts']:.2f}% on darts' split ({'below' if mean['darts'] < best else 'NOT below'} {best}%; "
+              f"per seed {' '.join(f'{m:.2f}' for m in combination['darts'])})")
 
+
+def combination_mape(results: dict, leave_out: str = "") -> dict:
+    """The equal-weight combination of every candidate, so no choice to make: per seed, the MAPE of the mean of
+    the candidates' forecasts from that seed, on each split ({"inner": [per seed], "darts": [per seed]});
+    leave_out: combine only the candidates whose name does not hold it."""
+    runs = {key[1:]: [out for out, _ in found] for key, found in results.items() if key[0] == "select"}
+    cands = [c for c in dict.fromkeys(cand for cand, _ in runs) if not leave_out or leave_out not in c]
+    return {split: [mean_forecast_mape([runs[cand, split][seed] for cand in cands])
+                    for seed in range(len(runs[cands[0], split]))] for split in ("inner", "darts")}
 
 if __name__ == "__main__":
     main()

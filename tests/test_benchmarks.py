@@ -325,6 +325,32 @@ def test_forecast_darts_selection_trains_on_years_before_1958_and_picks_by_those
     assert "the pick scores 9.00%" in out and "NOT below" in out
 
 
+def test_forecast_combination_scores_the_mean_of_every_candidates_forecast_seed_by_seed(capsys, tmp_path):
+    """--darts-select's combination row: for each seed, the candidates' forecasts from that seed averaged
+    point by point, then scored (truth 100: forecasts 90 and 120 average to 105, MAPE 5%, though each
+    alone scores 10% or 20%)."""
+    bench = load_script(SCRIPT.with_name("forecast.py"), "rnnzoo_benchmark_forecast")
+    results = {}
+    for cand, forecast in (("a", [90.0, 100.0]), ("b", [120.0, 100.0])):
+        for split in ("inner", "darts"):
+            for seed, shift in enumerate((0.0, 10.0)):
+                run = tmp_path / f"{cand}-{split}-s{seed}"
+                run.mkdir()
+                rows = [f"{100.0},{f + shift}" for f in forecast]
+                (run / "forecasts.csv").write_text("truth,model\n" + "\n".join(rows) + "\n")
+                mape = sum(abs(f + shift - 100) for f in forecast)  # per cent over two points of 100
+                results.setdefault(("select", cand, split), []).append((run, {"report": {"test_mape": mape}}))
+    combination = bench.combination_mape(results)
+    # seed 0: means 105 and 100 -> (5 + 0) / 2 = 2.5%; seed 1: 115 and 110 -> 12.5%
+    assert combination == {"inner": [2.5, 12.5], "darts": [2.5, 12.5]}
+    # leaving "b" out leaves a alone: seed 0 (90, 100) and seed 1 (100, 110) both 5%
+    assert bench.combination_mape(results, leave_out="b") == {"inner": [5.0, 5.0], "darts": [5.0, 5.0]}
+    bench.print_selection(results, combination)
+    out = capsys.readouterr().out
+    assert "the mean of all 2 candidates' forecasts (no choice made): 7.50% on 1956-57, 7.50%" in out
+    assert "NOT below 5.11%; per seed 2.50 12.50" in out
+
+
 def test_cluster_benchmark_quick_scores_the_autoencoder_beside_raw_kmeans(capsys, tmp_path):
     """benchmarks/cluster.py --quick: GunPoint clustered by k-means on the raw series (tsml publishes ARI
     -0.005) and by `rnnzoo cluster` on a run of `rnnzoo train autoencode`; the row prints both."""
