@@ -11,6 +11,11 @@ classes, and the clustering is scored against the classes (adjusted Rand index, 
 tsml's published raw-series k-means ARI: GunPoint -0.005, ItalyPowerDemand 0.003. The issue's target: the
 autoencoder's ARI above k-means on raw series on every set.
 
+Below each row, where k-means on the raw series puts each class (the series of class c in clusters 0..k-1),
+and what the codes hold (mean over seeds): the share of their variance along their first principal component,
+and the 5-fold accuracy of a logistic-regression probe from codes to classes (scikit-learn; it uses the
+labels, so it says whether the class is in the codes at all, not how well they cluster).
+
     python benchmarks/cluster.py                 # 4 sets x 3 seeds
     python benchmarks/cluster.py --quick         # a smoke test
 """
@@ -64,7 +69,9 @@ def baselines(series, labels, seed=0, dtw=True) -> dict:
     assigned = KMeans(k, n_init=10, random_state=seed).fit_predict(x.reshape(len(x), -1))
     result["kmeans_raw"] = {"ari": adjusted_rand_score(labels, assigned),
                             "nmi": normalized_mutual_info_score(labels, assigned),
-                            "seconds": time.perf_counter() - started}
+                            "seconds": time.perf_counter() - started,
+                            "classes": {c: [int(sum(1 for a, l_ in zip(assigned, labels) if l_ == c and a == j))
+                                            for j in range(k)] for c in sorted(set(labels), key=str)}}
     if dtw:
         from aeon.clustering import TimeSeriesKMeans
         started = time.perf_counter()
@@ -87,7 +94,25 @@ def rnnzoo_ari(folder: Path, out: Path, seed: int, extra: list[str]) -> dict:
                           capture_output=True, text=True, check=True)
     line = next(x for x in proc.stdout.splitlines() if x.startswith("adjusted Rand index"))
     ari, nmi = float(line.split()[3].rstrip(",")), float(line.split()[5])
-    return {"ari": ari, "nmi": nmi, "seconds": json.loads((out / "config.json").read_text())["seconds"]}
+    return {"ari": ari, "nmi": nmi, "seconds": json.loads((out / "config.json").read_text())["seconds"],
+            **what_codes_hold(out)}
+
+
+def what_codes_hold(run: Path) -> dict:
+    """The codes' variance share along their first principal component, and a logistic-regression probe's
+    5-fold accuracy from the (standardised) codes to the classes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    from rnnzoo.train.fit import load_run
+    task, model, config = load_run(run)
+    codes, labels = task.codes(model, config, "all")
+    z = codes.numpy().astype(np.float64)
+    z = (z - z.mean(0)) / np.where(z.std(0) > 0, z.std(0), 1.0)
+    variance = np.linalg.svd(z, compute_uv=False) ** 2
+    folds = min(5, min(labels.count(c) for c in set(labels)))
+    probe = cross_val_score(LogisticRegression(max_iter=2000), z, labels, cv=folds).mean() if folds > 1 else np.nan
+    return {"pc1_share": float(variance[0] / variance.sum()), "probe_accuracy": float(probe)}
 
 
 def main(argv=None) -> dict:
@@ -114,6 +139,10 @@ def main(argv=None) -> dict:
         print(f"{name:18}{base['kmeans_raw']['ari']:>16.3f}{(f'{dtw:.3f}' if dtw is not None else '-'):>16}"
               f"{f'{mean:.3f} ({std:.3f})':>24}{statistics.mean(r['nmi'] for r in runs):>7.3f}"
               f"{'yes' if mean > base['kmeans_raw']['ari'] else 'NO':>7}", flush=True)
+        print(f"{'':4}raw k-means clusters of each class: "
+              + ", ".join(f"{c}: {'/'.join(map(str, n))}" for c, n in base["kmeans_raw"]["classes"].items())
+              + f"; codes: {statistics.mean(r['pc1_share'] for r in runs):.0%} of variance on PC 1, probe accuracy "
+              f"{statistics.mean(r['probe_accuracy'] for r in runs):.3f}", flush=True)
         results[name] = {"rnnzoo": runs, "baselines": base}
     return results
 

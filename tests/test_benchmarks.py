@@ -361,7 +361,17 @@ def test_cluster_benchmark_quick_scores_the_autoencoder_beside_raw_kmeans(capsys
     row = results["GunPoint"]
     assert round(row["baselines"]["kmeans_raw"]["ari"], 3) == -0.005
     assert -1 <= row["rnnzoo"][0]["ari"] <= 1 and (tmp_path / "GunPoint-s0" / "plots" / "clusters.png").exists()
-    assert any(line.startswith("GunPoint") for line in capsys.readouterr().out.splitlines())
+    out = capsys.readouterr().out
+    assert any(line.startswith("GunPoint") for line in out.splitlines())
+    # where raw k-means puts each class: 100 series per class, and the table gives back the same ARI
+    from sklearn.metrics import adjusted_rand_score
+    classes = row["baselines"]["kmeans_raw"]["classes"]
+    assert {c: sum(n) for c, n in classes.items()} == {"1": 100, "2": 100}
+    labels = [c for c, n in classes.items() for j, count in enumerate(n) for _ in range(count)]
+    assigned = [j for c, n in classes.items() for j, count in enumerate(n) for _ in range(count)]
+    assert adjusted_rand_score(labels, assigned) == pytest.approx(row["baselines"]["kmeans_raw"]["ari"])
+    held = row["rnnzoo"][0]
+    assert 0 < held["pc1_share"] <= 1 and 0 <= held["probe_accuracy"] <= 1 and "probe accuracy" in out
 
 
 def test_anomaly_benchmark_quick_scores_detectors_and_nabs_baselines_with_nabs_scorer(capsys, tmp_path):
