@@ -72,7 +72,7 @@ CONFIGS = {
     "both, recursive, weight decay 0.1": ["--difference", "both", "--multi-step", "recursive",
                                           "--weight-decay", "0.1"],
 }
-# each configuration on log(y) (DARTS' transform) and on y itself: darts' ExponentialSmoothing is additive
+# each configuration on log(y) (as DARTS has it) and on y itself: darts' ExponentialSmoothing is additive
 # on the raw counts, so a linear trend is as plausible a prior as a growth rate
 DARTS_CANDIDATES = {**CONFIGS, **{f"{name}, no log": ["--transform", "none", *options]
                                   for name, options in CONFIGS.items()}}
@@ -252,6 +252,7 @@ def combination_mape(results: dict, leave_out: str = "") -> dict:
     cands = [c for c in dict.fromkeys(cand for cand, _ in runs) if not leave_out or leave_out not in c]
     return {split: [mean_forecast_mape([runs[cand, split][seed] for cand in cands])
                     for seed in range(len(runs[cands[0], split]))] for split in ("inner", "darts")}
+
 
 if __name__ == "__main__":
     main()
