@@ -14,7 +14,10 @@ autoencoder's ARI above k-means on raw series on every set.
 Below each row, where k-means on the raw series puts each class (the series of class c in clusters 0..k-1),
 and what the codes hold (mean over seeds): the share of their variance along their first principal component,
 and the 5-fold accuracy of a logistic-regression probe from codes to classes (scikit-learn; it uses the
-labels, so it says whether the class is in the codes at all, not how well they cluster).
+labels, so it says whether the class is in the codes at all, not how well they cluster). A third line says
+where the sets split without labels: the ARI between the codes' clusters and raw k-means' clusters, and of
+each against k-means on the series' peak height alone (the maximum per channel). On GunPoint, recorded by
+two actors (its header: one female, one male), both split by peak height, which cuts across the classes.
 
     python benchmarks/cluster.py                 # 4 sets x 3 seeds
     python benchmarks/cluster.py --quick         # a smoke test
@@ -71,7 +74,11 @@ def baselines(series, labels, seed=0, dtw=True) -> dict:
                             "nmi": normalized_mutual_info_score(labels, assigned),
                             "seconds": time.perf_counter() - started,
                             "classes": {c: [int(sum(1 for a, l_ in zip(assigned, labels) if l_ == c and a == j))
-                                            for j in range(k)] for c in sorted(set(labels), key=str)}}
+                                            for j in range(k)] for c in sorted(set(labels), key=str)},
+                            "assigned": assigned.tolist()}
+    peak = peak_split(x, k, seed)
+    result["peak_split"] = {"assigned": peak.tolist(), "ari": adjusted_rand_score(labels, peak),
+                            "kmeans_raw": adjusted_rand_score(assigned, peak)}
     if dtw:
         from aeon.clustering import TimeSeriesKMeans
         started = time.perf_counter()
@@ -83,7 +90,15 @@ def baselines(series, labels, seed=0, dtw=True) -> dict:
     return result
 
 
-def rnnzoo_ari(folder: Path, out: Path, seed: int, extra: list[str]) -> dict:
+def peak_split(x: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Assignments (N,) of k-means on each series' peak alone (its maximum per channel, z-normalised series
+    (N, L, D)): the split by height. GunPoint's header says it was recorded by two actors, one female and one
+    male; their peaks differ, and raw k-means splits the set there rather than by class."""
+    from sklearn.cluster import KMeans
+    return KMeans(k, n_init=10, random_state=seed).fit_predict(x.max(axis=1))
+
+
+def rnnzoo_ari(folder: Path, out: Path, seed: int, extra: list[str], reference: dict | None = None) -> dict:
     if not (out / "config.json").exists():
         cmd = [sys.executable, "-m", "rnnzoo", "train", "autoencode", "--data", str(folder), "--seed", str(seed),
                "--out", str(out), *extra]
@@ -95,24 +110,31 @@ def rnnzoo_ari(folder: Path, out: Path, seed: int, extra: list[str]) -> dict:
     line = next(x for x in proc.stdout.splitlines() if x.startswith("adjusted Rand index"))
     ari, nmi = float(line.split()[3].rstrip(",")), float(line.split()[5])
     return {"ari": ari, "nmi": nmi, "seconds": json.loads((out / "config.json").read_text())["seconds"],
-            **what_codes_hold(out)}
+            **what_codes_hold(out, seed, reference or {})}
 
 
-def what_codes_hold(run: Path) -> dict:
-    """The codes' variance share along their first principal component, and a logistic-regression probe's
-    5-fold accuracy from the (standardised) codes to the classes."""
+def what_codes_hold(run: Path, seed: int = 0, reference: dict | None = None) -> dict:
+    """The codes' variance share along their first principal component, a logistic-regression probe's
+    5-fold accuracy from the (standardised) codes to the classes, and for each named reference clustering
+    (assignments in the same series order) the ARI between it and the codes' k-means clusters (`rnnzoo
+    cluster`'s, the same seed): whether the codes split the set where it does."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import adjusted_rand_score
     from sklearn.model_selection import cross_val_score
 
+    from rnnzoo.commands.cluster import cluster_codes
     from rnnzoo.train.fit import load_run
     task, model, config = load_run(run)
     codes, labels = task.codes(model, config, "all")
+    assigned = cluster_codes(codes.numpy(), len(set(labels)), "kmeans", seed)
+    agreement = {name: float(adjusted_rand_score(other, assigned)) for name, other in (reference or {}).items()}
     z = codes.numpy().astype(np.float64)
     z = (z - z.mean(0)) / np.where(z.std(0) > 0, z.std(0), 1.0)
     variance = np.linalg.svd(z, compute_uv=False) ** 2
     folds = min(5, min(labels.count(c) for c in set(labels)))
     probe = cross_val_score(LogisticRegression(max_iter=2000), z, labels, cv=folds).mean() if folds > 1 else np.nan
-    return {"pc1_share": float(variance[0] / variance.sum()), "probe_accuracy": float(probe)}
+    return {"pc1_share": float(variance[0] / variance.sum()), "probe_accuracy": float(probe),
+            "labels_ari": float(adjusted_rand_score(labels, assigned)), "agreement": agreement}
 
 
 def main(argv=None) -> dict:
@@ -132,7 +154,9 @@ def main(argv=None) -> dict:
     for name in args.sets:
         series, labels = series_of(args.data / name)
         base = baselines(series, labels, dtw=not args.quick)
-        runs = [rnnzoo_ari(args.data / name, args.out / f"{name}-s{s}", s, extra) for s in range(args.seeds)]
+        reference = {"kmeans_raw": base["kmeans_raw"]["assigned"], "peak_split": base["peak_split"]["assigned"]}
+        runs = [rnnzoo_ari(args.data / name, args.out / f"{name}-s{s}", s, extra, reference)
+                for s in range(args.seeds)]
         ari = [r["ari"] for r in runs]
         mean, std = statistics.mean(ari), (statistics.stdev(ari) if len(ari) > 1 else 0.0)
         dtw = base.get("kmeans_dtw", {}).get("ari")
@@ -143,6 +167,13 @@ def main(argv=None) -> dict:
               + ", ".join(f"{c}: {'/'.join(map(str, n))}" for c, n in base["kmeans_raw"]["classes"].items())
               + f"; codes: {statistics.mean(r['pc1_share'] for r in runs):.0%} of variance on PC 1, probe accuracy "
               f"{statistics.mean(r['probe_accuracy'] for r in runs):.3f}", flush=True)
+        agree = {key: statistics.mean(r["agreement"][key] for r in runs) for key in reference}
+        print(f"{'':4}the codes' clusters against raw k-means' clusters: ARI {agree['kmeans_raw']:.3f}; against "
+              f"k-means on the series' peak height alone (groups of "
+              f"{'/'.join(str(base['peak_split']['assigned'].count(j)) for j in range(len(set(labels))))}): "
+              f"codes {agree['peak_split']:.3f}, raw k-means "
+              f"{base['peak_split']['kmeans_raw']:.3f} (the peak split against the classes: "
+              f"{base['peak_split']['ari']:.3f})", flush=True)
         results[name] = {"rnnzoo": runs, "baselines": base}
     return results
 

@@ -372,6 +372,32 @@ def test_cluster_benchmark_quick_scores_the_autoencoder_beside_raw_kmeans(capsys
     assert adjusted_rand_score(labels, assigned) == pytest.approx(row["baselines"]["kmeans_raw"]["ari"])
     held = row["rnnzoo"][0]
     assert 0 < held["pc1_share"] <= 1 and 0 <= held["probe_accuracy"] <= 1 and "probe accuracy" in out
+    # the codes' clusters the agreement is taken on are `rnnzoo cluster`'s own: the same ARI against the labels
+    assert held["labels_ari"] == pytest.approx(held["ari"], abs=5e-5)
+    peak = row["baselines"]["peak_split"]
+    assert peak["ari"] == pytest.approx(adjusted_rand_score(bench.series_of(data / "GunPoint")[1], peak["assigned"]))
+    assert peak["kmeans_raw"] == pytest.approx(adjusted_rand_score(row["baselines"]["kmeans_raw"]["assigned"],
+                                                                   peak["assigned"]))
+    assert "against k-means on the series' peak height alone" in out
+
+
+def test_cluster_peak_split_is_kmeans_on_each_series_maximum_alone():
+    """The peak-height split: series whose peaks are 2 or 5 (at a random step; every other step uniform noise
+    in [-1, 1]) are split into those two groups exactly; with a second channel of its own two levels, k = 4
+    splits the four groups."""
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score
+    bench = load_script(SCRIPT.with_name("cluster.py"), "rnnzoo_benchmark_cluster")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (40, 30, 1))
+    tall = np.arange(40) % 2 == 1
+    for i in range(40):
+        x[i, rng.integers(30), 0] = 5.0 if tall[i] else 2.0
+    assert adjusted_rand_score(tall, bench.peak_split(x, 2)) == 1.0
+    # a second channel with its own two heights: four groups at k = 4
+    y = np.concatenate([x, np.where(np.arange(40)[:, None, None] < 20, 0.5, 9.0) * np.ones((40, 30, 1))], 2)
+    groups = tall * 2 + (np.arange(40) >= 20)
+    assert adjusted_rand_score(groups, bench.peak_split(y, 4)) == 1.0
 
 
 def test_anomaly_benchmark_quick_scores_detectors_and_nabs_baselines_with_nabs_scorer(capsys, tmp_path):
