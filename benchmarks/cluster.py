@@ -110,7 +110,7 @@ def rnnzoo_ari(folder: Path, out: Path, seed: int, extra: list[str], reference: 
     line = next(x for x in proc.stdout.splitlines() if x.startswith("adjusted Rand index"))
     ari, nmi = float(line.split()[3].rstrip(",")), float(line.split()[5])
     return {"ari": ari, "nmi": nmi, "seconds": json.loads((out / "config.json").read_text())["seconds"],
-            **what_codes_hold(out, seed, reference or {})}
+            **what_codes_hold(out, seed, reference)}
 
 
 def what_codes_hold(run: Path, seed: int = 0, reference: dict | None = None) -> dict:
