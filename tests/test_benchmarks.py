@@ -378,7 +378,8 @@ def test_cluster_benchmark_quick_scores_the_autoencoder_beside_raw_kmeans(capsys
     assert peak["ari"] == pytest.approx(adjusted_rand_score(bench.series_of(data / "GunPoint")[1], peak["assigned"]))
     assert peak["kmeans_raw"] == pytest.approx(adjusted_rand_score(row["baselines"]["kmeans_raw"]["assigned"],
                                                                    peak["assigned"]))
-    assert "against k-means on the series' peak height alone" in out
+    assert peak["sizes"] == [peak["assigned"].count(j) for j in range(2)] and sum(peak["sizes"]) == 200
+    assert f"peak height alone (groups of {peak['sizes'][0]}/{peak['sizes'][1]})" in out
 
 
 def test_cluster_peak_split_is_kmeans_on_each_series_maximum_alone():
